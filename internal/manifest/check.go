@@ -127,6 +127,16 @@ func (ix *Index) checkBottle(b *Bottle, ds *Diagnostics) {
 		}
 		if why, ok := secretVars[e.Value.HostVar]; ok {
 			ds.errorf(e.At, "env.%s would hand the agent the credential in ${%s} (%s); the agent must never hold it: remove this entry", e.Name, e.Value.HostVar, why)
+		}
+	}
+}
+
+// checkHostVars reports the ${HOST_VAR} env entries of one file whose
+// variable is unset. It checks presence only and never reads a value into
+// a message.
+func (ix *Index) checkHostVars(b *Bottle, ds *Diagnostics) {
+	for _, e := range b.Env {
+		if e.Value.Mode != EnvHost {
 			continue
 		}
 		if _, ok := ix.cfg.LookupEnv(e.Value.HostVar); !ok {

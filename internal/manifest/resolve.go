@@ -20,6 +20,7 @@ func (ix *Index) parseBottle(name string) (*Bottle, Diagnostics) {
 		b = &Bottle{Name: name, File: e.File}
 	} else {
 		b = ParseBottle(name, e.File, data, &ds)
+		ix.checkHostVars(b, &ds)
 	}
 	ix.parsed[name], ix.parseDs[name] = b, ds
 	return b, ds
