@@ -172,6 +172,7 @@ func envLine(v manifest.EnvValue) string {
 	switch v.Mode {
 	case manifest.EnvHost:
 		return v.String() + " (from the host at start)"
+	case manifest.EnvLiteral:
 	case manifest.EnvPrompt:
 		if v.Prompt == "" {
 			return "? (asked at start)"

@@ -217,9 +217,9 @@ func (r *reader) oneLine(v *yaml.Node, s string) bool {
 	return true
 }
 
-func (r *reader) repos(v *yaml.Node, g *GitGate, clear *bool) {
+func (r *reader) repos(v *yaml.Node, g *GitGate, cleared *bool) {
 	if isEmpty(v) {
-		*clear = true
+		*cleared = true
 		return
 	}
 	if v.Kind != yaml.MappingNode {

@@ -10,6 +10,7 @@ import (
 // Severity says whether a diagnostic stops a launch.
 type Severity int
 
+// Severities.
 const (
 	SevError Severity = iota + 1
 	SevWarning

@@ -27,6 +27,7 @@ type Config struct {
 // Origin says which folder a manifest was found in.
 type Origin string
 
+// Origins.
 const (
 	OriginHome    Origin = "home"
 	OriginProject Origin = "project"

@@ -65,11 +65,7 @@ func split(file string, data []byte, ds *Diagnostics) (document, bool) {
 }
 
 func cutLine(b []byte) (line, rest []byte, found bool) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return b, nil, false
-	}
-	return b[:i], b[i+1:], true
+	return bytes.Cut(b, []byte("\n"))
 }
 
 func isFence(line []byte) bool {

@@ -17,7 +17,7 @@ func FuzzParse(f *testing.F) {
 			f.Fatal(err)
 		}
 		// Each archive section that is a manifest makes a seed.
-		for _, part := range strings.Split(string(data), "\n-- ") {
+		for part := range strings.SplitSeq(string(data), "\n-- ") {
 			if _, body, ok := strings.Cut(part, ".md --\n"); ok {
 				f.Add([]byte(body))
 			}

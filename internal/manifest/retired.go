@@ -2,6 +2,8 @@ package manifest
 
 // Migration hints for key shapes of the original tool, so that an old
 // manifest fails with directions instead of a bare "unknown key".
+//
+//nolint:gosec // G101: migration hints that mention token fields, not credentials.
 var (
 	retiredBottleKeys = map[string]string{
 		"git":             "it was renamed: move its keys under git-gate",

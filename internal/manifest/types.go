@@ -67,6 +67,7 @@ func (v Value[T]) MarshalJSON() ([]byte, error) {
 // Kind says whether a manifest file defines a bottle or an agent.
 type Kind int
 
+// Kinds.
 const (
 	KindBottle Kind = iota + 1
 	KindAgent
@@ -185,6 +186,7 @@ func (e EnvValue) String() string {
 		return "${" + e.HostVar + "}"
 	case EnvPrompt:
 		return "?" + e.Prompt
+	case EnvLiteral:
 	}
 	return e.Literal
 }

@@ -83,7 +83,7 @@ func checkHost(h string) (string, error) {
 	if len(lower) > 253 {
 		return "", fmt.Errorf("host %q is longer than 253 characters", h)
 	}
-	for _, l := range strings.Split(lower, ".") {
+	for l := range strings.SplitSeq(lower, ".") {
 		if !labelRE.MatchString(l) {
 			return "", fmt.Errorf("host %q is not a valid DNS name", h)
 		}
@@ -156,7 +156,7 @@ func parseRepoURLShown(raw string) (RepoURL, error) {
 		return RepoURL{}, fmt.Errorf("%q names no repository path", raw)
 	}
 	if strings.Contains(u.Path, "/../") || strings.HasSuffix(u.Path, "/..") {
-		return RepoURL{}, fmt.Errorf("%q: path must not contain ..", raw)
+		return RepoURL{}, fmt.Errorf("%q: path must not contain .. segments", raw)
 	}
 	return RepoURL{Raw: raw, User: u.User.Username(), Host: strings.ToLower(u.Hostname()), Port: port, Path: u.Path}, nil
 }
@@ -173,7 +173,7 @@ func checkHostKey(s string) (string, error) {
 	}
 	key, err := ssh.ParsePublicKey(blob)
 	if err != nil {
-		return "", fmt.Errorf("not an SSH public key: %v", err)
+		return "", fmt.Errorf("not an SSH public key: %w", err)
 	}
 	if key.Type() != fields[0] {
 		return "", fmt.Errorf("key type %q does not match key data of type %q", fields[0], key.Type())
@@ -207,7 +207,7 @@ func checkPathPattern(p string) error {
 	case strings.Contains(p, "\\"):
 		return fmt.Errorf("path pattern %q: use / as separator", p)
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for seg := range strings.SplitSeq(p, "/") {
 		if seg == ".." || seg == "." {
 			return fmt.Errorf("path pattern %q must not contain . or .. segments", p)
 		}

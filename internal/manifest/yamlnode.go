@@ -79,7 +79,7 @@ func (r *reader) parse(src []byte) (top *yaml.Node) {
 func (r *reader) syntaxError(err error) {
 	msg := err.Error()
 	line := 1
-	for _, l := range strings.Split(msg, "\n") {
+	for l := range strings.SplitSeq(msg, "\n") {
 		if m := yamlLineRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = m[2]
@@ -158,6 +158,8 @@ func describe(n *yaml.Node) string {
 		return "a list"
 	case yaml.AliasNode:
 		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
 	case yaml.ScalarNode:
 		if isNull(n) {
 			return "an empty value"

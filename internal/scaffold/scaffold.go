@@ -48,7 +48,7 @@ func Write(home string) (Result, error) {
 			return err
 		}
 		if _, err := f.Write(data); err != nil {
-			f.Close()
+			_ = f.Close()
 			return fmt.Errorf("writing %s: %w", dst, err)
 		}
 		if err := f.Close(); err != nil {
