@@ -48,7 +48,7 @@ func runGolden(t *testing.T, file string) {
 	root := t.TempDir()
 	env := map[string]string{}
 	var cmd []string
-	for _, line := range strings.Split(string(ar.Comment), "\n") {
+	for line := range strings.SplitSeq(string(ar.Comment), "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 0 || strings.HasPrefix(f[0], "#"):
@@ -177,7 +177,7 @@ func hasErrorLine(data []byte) bool {
 		return false
 	}
 	after, _, _ = bytes.Cut(after, []byte("\n-- "))
-	for _, l := range bytes.Split(after, []byte("\n")) {
+	for l := range bytes.SplitSeq(after, []byte("\n")) {
 		if len(l) > 0 && !bytes.Contains(l, []byte(": warning: ")) {
 			return true
 		}
