@@ -1,80 +1,105 @@
 package policy
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
-// Compile turns a resolved bottle into the policy its sidecar enforces.
-// Routes sharing a token_ref share one slot; slots are numbered in route
-// order, so the output is deterministic.
+// Compile turns a resolved bottle into its policy. It is a pure transform:
+// it reads no environment variable and no file, so the policy names secrets
+// (token slots bound to host variable names, key slots bound to repos)
+// that the host fills in when it starts the sidecar.
+//
+// Routes keep the bottle's order. Token slots are numbered in the order
+// their token_ref first appears in the routes, and routes sharing a
+// token_ref share one slot; key slots follow the repos sorted by name. A
+// route with role claude_code_oauth injects agent_provider.auth_token as a
+// Bearer token when the bottle sets it, in place of its own auth.
+//
+// Compile validates the result as Parse does, so that the host never hands
+// over a policy the sidecar would refuse.
 func Compile(b *manifest.Bottle) (*Policy, error) {
-	p := &Policy{Version: Version, Bottle: b.Name, Log: b.Egress.Log.V, Routes: []Route{}, Tokens: []TokenSlot{}}
-	slotOf := map[string]int{}
-	for _, rt := range b.Egress.Routes {
+	if b == nil {
+		return nil, errors.New("compiling policy: no bottle")
+	}
+	p := &Policy{
+		Version: Version,
+		Bottle:  b.Name,
+		Log:     b.Egress.Log.Or(manifest.EgressLogOff),
+		Routes:  make([]Route, 0, len(b.Egress.Routes)),
+		Tokens:  []TokenSlot{},
+		GitGate: compileGitGate(b.GitGate),
+	}
+	slotOf := map[string]int{} // token_ref → index in p.Tokens
+	for _, mr := range b.Egress.Routes {
 		r := Route{
-			Host:     rt.Host,
-			Role:     rt.Role,
-			GitFetch: rt.GitFetch,
+			Host:    mr.Host,
+			Role:    mr.Role,
+			Matches: compileMatches(mr.Matches),
 			DLP: DLP{
-				Outbound: nonNil(slices.Clone(rt.DLP.Outbound)),
-				Inbound:  nonNil(slices.Clone(rt.DLP.Inbound)),
-				OnMatch:  rt.DLP.OnMatch,
+				Outbound: slices.Clone(mr.DLP.Outbound),
+				Inbound:  slices.Clone(mr.DLP.Inbound),
+				OnMatch:  mr.DLP.OnMatch,
 			},
+			GitFetch: mr.GitFetch,
 		}
-		auth := rt.Auth
-		if rt.Role == manifest.RoleClaudeCodeOAuth && b.Provider.AuthToken.V != "" {
-			auth = &manifest.Auth{Scheme: manifest.AuthSchemeBearer, TokenRef: b.Provider.AuthToken.V}
+		auth := mr.Auth
+		if tok := b.Provider.AuthToken.V; mr.Role == manifest.RoleClaudeCodeOAuth && tok != "" {
+			auth = &manifest.Auth{Scheme: manifest.AuthSchemeBearer, TokenRef: tok}
 		}
 		if auth != nil {
 			i, ok := slotOf[auth.TokenRef]
 			if !ok {
 				i = len(p.Tokens)
 				slotOf[auth.TokenRef] = i
-				p.Tokens = append(p.Tokens, TokenSlot{Slot: fmt.Sprintf("EGRESS_TOKEN_%d", i), Env: auth.TokenRef})
+				p.Tokens = append(p.Tokens, TokenSlot{Slot: fmt.Sprintf("%s%d", TokenSlotPrefix, i), Env: auth.TokenRef})
 			}
-			p.Tokens[i].Hosts = append(p.Tokens[i].Hosts, rt.Host)
+			p.Tokens[i].Hosts = append(p.Tokens[i].Hosts, mr.Host)
 			r.Auth = &Auth{Scheme: auth.Scheme, Slot: p.Tokens[i].Slot}
-		}
-		for _, m := range rt.Matches {
-			cm := Match{Methods: slices.Clone(m.Methods)}
-			for _, pm := range m.Paths {
-				cm.Paths = append(cm.Paths, PathMatch{Type: pm.Type, Value: pm.Value})
-			}
-			for _, hm := range m.Headers {
-				cm.Headers = append(cm.Headers, HeaderMatch{Name: hm.Name, Value: hm.Value, Type: hm.Type})
-			}
-			r.Matches = append(r.Matches, cm)
 		}
 		p.Routes = append(p.Routes, r)
 	}
-	if g := compileGitGate(b); g != nil {
-		p.GitGate = g
-	}
 	if err := p.prepare(); err != nil {
-		return nil, fmt.Errorf("compiled policy is invalid: %w", err)
+		return nil, fmt.Errorf("compiling policy for bottle %q: %w", b.Name, err)
 	}
 	return p, nil
 }
 
-func compileGitGate(b *manifest.Bottle) *GitGate {
-	gg := b.GitGate
-	if len(gg.Repos) == 0 {
+func compileMatches(ms []manifest.Match) []Match {
+	var out []Match
+	for _, m := range ms {
+		c := Match{Methods: slices.Clone(m.Methods)}
+		for _, p := range m.Paths {
+			c.Paths = append(c.Paths, PathMatch{Type: p.Type, Value: p.Value})
+		}
+		for _, h := range m.Headers {
+			c.Headers = append(c.Headers, HeaderMatch{Name: h.Name, Value: h.Value, Type: h.Type})
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// compileGitGate returns nil when g declares no repository and no user.
+// It carries no key path and no forge token variable: the host reads the
+// key (or has the forge mint one) and hands it in the repo's key slot.
+func compileGitGate(g manifest.GitGate) *GitGate {
+	var user *GitUser
+	if g.User.Name.V != "" || g.User.Email.V != "" {
+		user = &GitUser{Name: g.User.Name.V, Email: g.User.Email.V}
+	}
+	if user == nil && len(g.Repos) == 0 {
 		return nil
 	}
-	g := &GitGate{Repos: []Repo{}}
-	if u := gg.User; u.Name.V != "" || u.Email.V != "" {
-		g.User = &GitUser{Name: u.Name.V, Email: u.Email.V}
-	}
-	for i, r := range gg.Repos {
+	repos := slices.SortedFunc(slices.Values(g.Repos), func(a, b manifest.Repo) int { return cmp.Compare(a.Name, b.Name) })
+	out := &GitGate{User: user, Repos: make([]Repo, 0, len(repos))}
+	for i, r := range repos {
 		u := r.URL.V
-		protected := r.ProtectedPaths.V
-		if len(protected) == 0 {
-			protected = manifest.DefaultProtectedPaths
-		}
-		g.Repos = append(g.Repos, Repo{
+		rp := Repo{
 			Name:           r.Name,
 			URL:            u.Raw,
 			User:           u.User,
@@ -82,18 +107,19 @@ func compileGitGate(b *manifest.Bottle) *GitGate {
 			Port:           u.Port,
 			Path:           u.Path,
 			HostKey:        r.HostKey.V,
-			Key:            RepoKey{Provider: r.Key.V.Provider, Slot: fmt.Sprintf("GIT_KEY_%d", i)},
-			Branches:       slices.Clone(r.Branches.V),
-			ProtectedPaths: slices.Clone(protected),
+			Key:            RepoKey{Provider: r.Key.V.Provider, Slot: fmt.Sprintf("%s%d", KeySlotPrefix, i)},
+			ProtectedPaths: slices.Clone(manifest.DefaultProtectedPaths),
 			MaxPushBytes:   r.MaxPushBytes.V,
-		})
+		}
+		// Security: a list that is set stays set even when empty: an
+		// empty branches list allows no branch, not the default ones.
+		if r.Branches.Set {
+			rp.Branches = append([]string{}, r.Branches.V...)
+		}
+		if r.ProtectedPaths.Set {
+			rp.ProtectedPaths = append([]string{}, r.ProtectedPaths.V...)
+		}
+		out.Repos = append(out.Repos, rp)
 	}
-	return g
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return out
 }

@@ -22,34 +22,33 @@ const (
 
 // Value is a secret string. The zero Value is empty.
 //
-// Security: the secret sits behind a pointer, so that fmt, reflecting into
-// a struct whose unexported field holds a Value, prints an address and not
-// the secret.
+// Security: the secret is held by a closure. fmt, reflecting into a struct
+// whose unexported field holds a Value, cannot call its methods and prints
+// the fields it finds; a func prints as an address, whatever the verb,
+// where a string or a pointer to one would print the secret.
 type Value struct {
-	b *box
+	reveal func() string
 }
-
-type box struct{ s string }
 
 // New returns a Value holding s.
 func New(s string) Value {
 	if s == "" {
 		return Value{}
 	}
-	return Value{b: &box{s: s}}
+	return Value{reveal: func() string { return s }}
 }
 
 // Reveal returns the secret itself. Call it only to put the secret on the
 // wire, never to print, log or store it.
 func (v Value) Reveal() string {
-	if v.b == nil {
+	if v.reveal == nil {
 		return ""
 	}
-	return v.b.s
+	return v.reveal()
 }
 
 // IsZero reports whether v holds the empty secret.
-func (v Value) IsZero() bool { return v.b == nil || v.b.s == "" }
+func (v Value) IsZero() bool { return v.reveal == nil }
 
 // Equal reports whether v and o hold the same secret, in time that does not
 // depend on where they differ. It lets go-cmp compare Values.

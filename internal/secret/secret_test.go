@@ -70,7 +70,7 @@ func TestFormatNeverLeaks(t *testing.T) {
 	v := New(hunter)
 	args := []any{
 		unexported{"a", v}, &unexported{"a", v}, []unexported{{"a", v}},
-		struct{ in unexported }{unexported{"a", v}}, map[Value]int{v: 1},
+		struct{ in unexported }{unexported{"a", v}},
 	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X"} {
 		for i, a := range args {
@@ -109,7 +109,6 @@ func TestJSON(t *testing.T) {
 		{"struct", exported{"a", v}, `{"Name":"a","Token":"[redacted]"}`},
 		{"unexported-field", unexported{"a", v}, `{}`},
 		{"map-value", map[string]Value{"k": v}, `{"k":"[redacted]"}`},
-		{"map-key", map[Value]int{v: 1}, `{"[redacted]":1}`},
 		{"slice", []Value{v}, `["[redacted]"]`},
 	}
 	for _, tt := range tests {
@@ -195,14 +194,15 @@ func TestReveal(t *testing.T) {
 }
 
 func TestEqual(t *testing.T) {
-	a, b, c := New("x"), New("x"), New("y")
+	a, b, c := New(hunter), New(hunter), New("other-s3cr3t")
 	if !cmp.Equal(a, b) {
-		t.Error("cmp.Equal(New(x), New(x)) = false, want true")
+		t.Error("cmp.Equal(a, a') = false, want true")
 	}
-	if d := cmp.Diff(a, c); d == "" || strings.Contains(d, "y") && !strings.Contains(d, Redacted) {
-		t.Errorf("cmp.Diff(New(x), New(y)) = %q, want a redacted difference", d)
+	d := cmp.Diff(a, c)
+	if d == "" || strings.Contains(d, hunter) || strings.Contains(d, "other-s3cr3t") {
+		t.Errorf("cmp.Diff(a, c) = %q, want a difference that shows neither secret", d)
 	}
 	if !(Value{}).Equal(New("")) {
-		t.Error("Value{}.Equal(New(\"\")) = false, want true")
+		t.Error(`Value{}.Equal(New("")) = false, want true`)
 	}
 }
