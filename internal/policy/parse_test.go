@@ -124,7 +124,7 @@ func TestParseRejects(t *testing.T) {
 			r.Key.Slot = "GIT_KEY_1"
 			p.GitGate.Repos = append(p.GitGate.Repos, r)
 		}, "git_gate.repos[1].name"},
-		{"repo-url", func(p *Policy) { p.GitGate.Repos[0].URL = "https://github.com/acme/app.git" }, "git_gate.repos[0].url"},
+		{"repo-url", func(p *Policy) { p.GitGate.Repos[0].URL = "https://git.test/acme/app.git" }, "git_gate.repos[0].url"},
 		{"repo-url-disagrees", func(p *Policy) { p.GitGate.Repos[0].URL = "ssh://git@evil.example/acme/app.git" }, "git_gate.repos[0].url"},
 		{"repo-user", func(p *Policy) { p.GitGate.Repos[0].User = "-oProxyCommand=x" }, "git_gate.repos[0].user"},
 		{"repo-host", func(p *Policy) { p.GitGate.Repos[0].Host = "GitHub.com" }, "git_gate.repos[0].host"},
