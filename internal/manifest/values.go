@@ -88,6 +88,12 @@ func checkHost(h string) (string, error) {
 			return "", fmt.Errorf("host %q is not a valid DNS name", h)
 		}
 	}
+	// Some resolvers read a numeric or hex last label (127.1, a.0x7f) as an
+	// IP address, so such names are refused like IP literals.
+	last := lower[strings.LastIndex(lower, ".")+1:]
+	if isDecimal(last) || (strings.HasPrefix(last, "0x") && strings.Trim(last[2:], "0123456789abcdef") == "") {
+		return "", fmt.Errorf("host %q ends in a numeric label that resolvers may read as an IP address", h)
+	}
 	return lower, nil
 }
 

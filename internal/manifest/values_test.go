@@ -23,6 +23,10 @@ func TestCheckHost(t *testing.T) {
 		{"-bad.test", "", "not a valid DNS name"},
 		{"a..b", "", "not a valid DNS name"},
 		{"under_score.test", "", "not a valid DNS name"},
+		{"127.1", "", "numeric label"},
+		{"a.0x7f", "", "numeric label"},
+		{"host.123", "", "numeric label"},
+		{"1password.com", "1password.com", ""},
 		{strings.Repeat("a", 64) + ".test", "", "not a valid DNS name"},
 	}
 	for _, tt := range tests {
