@@ -10,6 +10,10 @@ var agentPassthrough = []string{"name", "description", "model", "color", "memory
 
 func (r *reader) decodeAgent(top *yaml.Node, a *Agent) {
 	bottleOnly := map[string]string{}
+	for k, hint := range retiredBottleKeys {
+		bottleOnly[k] = "agent: key " + k + " was retired (" + hint + "), and what replaced it is bottle-only: agents cannot change the security boundary"
+	}
+	bottleOnly["git"] = "agent: key git was renamed git-gate; an agent may set only git-gate.user {name, email}"
 	for _, k := range []string{"env", "egress", "extends", "agent_provider", "resources", "workspace"} {
 		bottleOnly[k] = "agent: " + k + " " + bottleOnlyHint
 	}
@@ -44,7 +48,6 @@ func (r *reader) decodeAgent(top *yaml.Node, a *Agent) {
 			}},
 		},
 		ignored:   agentPassthrough,
-		retired:   retiredBottleKeys,
 		forbidden: bottleOnly,
 	})
 }

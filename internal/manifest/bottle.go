@@ -75,6 +75,8 @@ func (r *reader) env(v *yaml.Node, b *Bottle) {
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := v.Content[i], v.Content[i+1]
 		switch {
+		case removed(val):
+			continue
 		case !envNameRE.MatchString(k.Value):
 			r.errorf(k, "env: %q is not a variable name (letters, digits and _, not starting with a digit)", k.Value)
 			continue
@@ -127,9 +129,11 @@ func (r *reader) provider(v *yaml.Node, p *Provider) {
 			}},
 			{"auth_token", func(_, v *yaml.Node) {
 				s, ok := r.str(v, "agent_provider.auth_token")
-				if ok && s != "" && !envNameRE.MatchString(s) {
-					r.errorf(v, "agent_provider.auth_token must name a host environment variable, not %q", s)
-					return
+				if ok && s != "" {
+					if err := checkVarName(s); err != nil {
+						r.errorf(v, "agent_provider.auth_token %v", err)
+						return
+					}
 				}
 				if ok {
 					p.AuthToken = set(s, r.pos(v))
@@ -156,8 +160,8 @@ func (r *reader) piSettings(v *yaml.Node, p *Provider) {
 				if !ok {
 					return
 				}
-				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-					r.errorf(v, "settings.base_url %q must be an http:// or https:// URL", u)
+				if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.User != nil {
+					r.errorf(v, "settings.base_url %q must be an http:// or https:// URL without credentials", redactUserinfo(u))
 					return
 				}
 				s.BaseURL = u
@@ -336,15 +340,17 @@ func (r *reader) repoKey(v *yaml.Node, where string) (RepoKey, bool) {
 		fs.list = append(fs.list,
 			field{"forge_token_env", func(_, v *yaml.Node) {
 				s, _ := r.str(v, where+".forge_token_env")
-				if s != "" && !envNameRE.MatchString(s) {
-					r.errorf(v, "%s.forge_token_env must name a host environment variable, not %q", where, s)
+				if s != "" {
+					if err := checkVarName(s); err != nil {
+						r.errorf(v, "%s.forge_token_env %v", where, err)
+					}
 				}
 				k.ForgeTokenEnv = s
 			}},
 			field{"api_url", func(_, v *yaml.Node) {
 				s, _ := r.str(v, where+".api_url")
-				if pu, err := url.Parse(s); s != "" && (err != nil || pu.Scheme != "https" && pu.Scheme != "http" || pu.Host == "") {
-					r.errorf(v, "%s.api_url %q must be an https:// URL", where, s)
+				if pu, err := url.Parse(s); s != "" && (err != nil || pu.Scheme != "https" || pu.Host == "" || pu.User != nil) {
+					r.errorf(v, "%s.api_url %q must be an https:// URL without credentials (the token comes from forge_token_env)", where, redactUserinfo(s))
 				}
 				k.APIURL = s
 			}})

@@ -48,7 +48,7 @@ func (ix *Index) checkAgent(a *Agent, ds *Diagnostics) {
 	}
 	for _, s := range a.Skills {
 		if !ix.skillExists(s.V) {
-			ds.warnf(s.At, "skill %q not found in %s; starting this agent will fail", s.V, strings.Join(ix.cfg.SkillDirs, " or "))
+			ds.warnf(s.At, "skill %q not found (no %s/SKILL.md in %s); starting this agent will fail", s.V, s.V, strings.Join(ix.cfg.SkillDirs, " or "))
 		}
 	}
 }
@@ -56,7 +56,7 @@ func (ix *Index) checkAgent(a *Agent, ds *Diagnostics) {
 // SkillDir returns the folder holding the named skill, or "".
 func (ix *Index) SkillDir(name string) string {
 	for _, d := range ix.cfg.SkillDirs {
-		if p := filepath.Join(d, name); isDir(p) {
+		if p := filepath.Join(d, name); isFile(filepath.Join(p, "SKILL.md")) {
 			return p
 		}
 	}
@@ -93,7 +93,7 @@ func (ix *Index) checkBottle(b *Bottle, ds *Diagnostics) {
 	for _, rt := range b.Egress.Routes {
 		if rt.Auth != nil {
 			secretVars[rt.Auth.TokenRef] = "route " + rt.Host + " injects it"
-			ix.checkTokenVar(rt.Auth.TokenRef, "auth.token_ref of route "+rt.Host, rt.At, ds)
+			ix.checkTokenVar(rt.Auth.TokenRef, "auth.token_ref of route "+rt.Host, rt.Auth.At, ds)
 		}
 	}
 	if v := p.AuthToken.V; v != "" {

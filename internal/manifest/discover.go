@@ -58,6 +58,9 @@ type Index struct {
 type resolution struct {
 	b  *Bottle
 	ok bool
+	// ds holds every diagnostic found while resolving b (its own, its
+	// parents' and its extends problems), replayed on each cache hit.
+	ds Diagnostics
 }
 
 // BottlesDir and AgentsDir name the manifest folders under a home.

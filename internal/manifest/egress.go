@@ -82,6 +82,10 @@ func (r *reader) route(v *yaml.Node) (Route, bool) {
 			}},
 			{"auth", func(_, v *yaml.Node) { rt.Auth = r.auth(v) }},
 			{"matches", func(_, v *yaml.Node) {
+				if isEmpty(v) {
+					r.errorf(v, "egress route matches is empty and would allow every request; remove the key to allow everything, or give entries")
+					return
+				}
 				r.list(v, "egress route matches", func(_ int, c *yaml.Node) {
 					if m, ok := r.match(c); ok {
 						rt.Matches = append(rt.Matches, m)
@@ -93,10 +97,10 @@ func (r *reader) route(v *yaml.Node) (Route, bool) {
 					where: "egress route dlp",
 					list: []field{
 						{"outbound_detectors", func(_, v *yaml.Node) {
-							dlpOut, outSet = r.detectors(v, "dlp.outbound_detectors", OutboundDetectors), true
+							dlpOut, outSet = r.detectors(v, "dlp.outbound_detectors", OutboundDetectors)
 						}},
 						{"inbound_detectors", func(_, v *yaml.Node) {
-							dlpIn, inSet = r.detectors(v, "dlp.inbound_detectors", InboundDetectors), true
+							dlpIn, inSet = r.detectors(v, "dlp.inbound_detectors", InboundDetectors)
 						}},
 						{"outbound_on_match", func(_, v *yaml.Node) {
 							s, ok := r.str(v, "dlp.outbound_on_match")
@@ -158,11 +162,13 @@ func (r *reader) auth(v *yaml.Node) *Auth {
 			{"token_ref", func(_, v *yaml.Node) {
 				refSeen = true
 				s, ok := r.str(v, "auth.token_ref")
-				if ok && !envNameRE.MatchString(s) {
-					r.errorf(v, "auth.token_ref must name a host environment variable, not %q", s)
-					return
+				if ok {
+					if err := checkVarName(s); err != nil {
+						r.errorf(v, "auth.token_ref %v", err)
+						return
+					}
 				}
-				a.TokenRef = s
+				a.TokenRef, a.At = s, r.pos(v)
 			}},
 		},
 	})
@@ -180,13 +186,22 @@ func (r *reader) auth(v *yaml.Node) *Auth {
 	return a
 }
 
-// detectors decodes false or a list of detector names.
-func (r *reader) detectors(v *yaml.Node, what string, allowed []string) []string {
-	if v.Kind == yaml.ScalarNode && !isNull(v) {
+// detectors decodes false or a non-empty list of detector names. An empty
+// value means the defaults (it reports set=false); turning detection off
+// takes an explicit false, never an empty list.
+func (r *reader) detectors(v *yaml.Node, what string, allowed []string) (list []string, set bool) {
+	if isNull(v) {
+		return nil, false
+	}
+	if v.Kind == yaml.ScalarNode {
 		if on, ok := r.boolean(v, what); ok && on {
 			r.errorf(v, "%s: true is not a setting; omit the key for the defaults, or write false or a list", what)
 		}
-		return []string{}
+		return []string{}, true
+	}
+	if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+		r.errorf(v, "%s: an empty list is ambiguous; write false to turn detection off, or omit the key for the defaults", what)
+		return nil, false
 	}
 	list, nodes, _ := r.strList(v, what)
 	out := []string{}
@@ -199,7 +214,7 @@ func (r *reader) detectors(v *yaml.Node, what string, allowed []string) []string
 			out = append(out, d)
 		}
 	}
-	return out
+	return out, true
 }
 
 func (r *reader) match(v *yaml.Node) (Match, bool) {

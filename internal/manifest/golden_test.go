@@ -22,6 +22,7 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/c
 //	env NAME=VALUE      a host variable
 //	resolve AGENT [BOTTLE...]   resolve and print the result as want.json
 //	bottle NAME         resolve one bottle and print it as want.json
+//	secret TEXT         TEXT must appear in no output
 //
 // Without resolve or bottle, every manifest is validated. Diagnostics go to
 // want.err (absent when there are none).
@@ -47,7 +48,7 @@ func runGolden(t *testing.T, file string) {
 	}
 	root := t.TempDir()
 	env := map[string]string{}
-	var cmd []string
+	var cmd, secrets []string
 	for line := range strings.SplitSeq(string(ar.Comment), "\n") {
 		f := strings.Fields(line)
 		switch {
@@ -55,6 +56,8 @@ func runGolden(t *testing.T, file string) {
 		case f[0] == "env" && len(f) == 2:
 			k, v, _ := strings.Cut(f[1], "=")
 			env[k] = v
+		case f[0] == "secret" && len(f) == 2:
+			secrets = append(secrets, f[1])
 		case f[0] == "resolve" || f[0] == "bottle":
 			cmd = f
 		default:
@@ -124,6 +127,11 @@ func runGolden(t *testing.T, file string) {
 			t.Fatal(err)
 		}
 		gotJSON = strings.ReplaceAll(string(j), root+string(filepath.Separator), "") + "\n"
+	}
+	for _, s := range secrets {
+		if strings.Contains(gotErr+gotJSON, s) {
+			t.Errorf("output shows the secret %q:\n%s%s", s, gotErr, gotJSON)
+		}
 	}
 	if *update {
 		if gotErr != "" {

@@ -60,18 +60,21 @@ func (ix *Index) ResolveBottle(name string) (*Bottle, Diagnostics) {
 // resolved, to catch cycles.
 func (ix *Index) resolve(name string, stack []string, ds *Diagnostics) (*Bottle, bool) {
 	if r, ok := ix.resolved[name]; ok {
-		// Diagnostics of a resolved bottle were reported by the caller that
-		// resolved it first; report its parse problems again so that each
-		// caller sees why it failed.
-		*ds = append(*ds, ix.parseDs[name]...)
+		*ds = append(*ds, r.ds...)
 		return r.b, r.ok
 	}
+	start := len(*ds)
 	own, pds := ix.parseBottle(name)
 	*ds = append(*ds, pds...)
 	ok := !pds.HasErrors()
 	stack = append(stack, name)
 	var acc *Bottle
-	for _, p := range own.Extends {
+	for j, p := range own.Extends {
+		if slices.ContainsFunc(own.Extends[:j], func(q Value[string]) bool { return q.V == p.V }) {
+			ds.errorf(p.At, "extends: %q is listed twice", p.V)
+			ok = false
+			continue
+		}
 		if i := slices.Index(stack, p.V); i >= 0 {
 			ds.errorf(p.At, "extends: cycle %s", strings.Join(append(slices.Clone(stack[i:]), p.V), " -> "))
 			ok = false
@@ -92,7 +95,7 @@ func (ix *Index) resolve(name string, stack []string, ds *Diagnostics) (*Bottle,
 	}
 	b := merge(acc, own)
 	b.Name, b.File, b.Extends, b.Doc = own.Name, own.File, own.Extends, own.Doc
-	ix.resolved[name] = resolution{b: b, ok: ok}
+	ix.resolved[name] = resolution{b: b, ok: ok, ds: slices.Clone((*ds)[start:])}
 	return b, ok
 }
 

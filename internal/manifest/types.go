@@ -284,6 +284,8 @@ type Route struct {
 type Auth struct {
 	Scheme   string `json:"scheme"`
 	TokenRef string `json:"token_ref"`
+	// At is where token_ref was written.
+	At Pos `json:"-"`
 }
 
 // Match is one entry of a route's matches list. Entries are ORed; inside

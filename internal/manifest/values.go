@@ -42,6 +42,41 @@ func isReservedEnv(name string) bool {
 	return false
 }
 
+// checkVarName validates a field that names a host environment variable.
+// Its messages never repeat the value: a value that is not a name is often
+// the secret itself, pasted in the wrong place.
+func checkVarName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("is empty: name the host environment variable that holds the secret")
+	case !envNameRE.MatchString(s):
+		return errors.New("must name a host environment variable (letters, digits and _); the value is not shown because it may be the secret itself: put the secret in a host variable and name that variable here")
+	case looksLikeSecret(s):
+		return errors.New("looks like a credential rather than a variable name (not shown): put the secret in a host variable and name that variable here")
+	}
+	return nil
+}
+
+// secretPrefixes start well-known credential formats.
+var secretPrefixes = []string{
+	"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gta-",
+	"xoxb-", "xoxp-", "xoxa-", "sk-", "sk_live_", "sk_test_", "rk_live_", "AKIA", "ASIA",
+}
+
+// looksLikeSecret reports whether s looks like a credential rather than a
+// name. Names are conventionally UPPER_SNAKE; a long mix of lowercase
+// letters and digits, or a known token prefix, is treated as a secret.
+func looksLikeSecret(s string) bool {
+	for _, p := range secretPrefixes {
+		if strings.HasPrefix(s, p) && len(s) >= len(p)+8 {
+			return true
+		}
+	}
+	lower := strings.IndexFunc(s, func(r rune) bool { return r >= 'a' && r <= 'z' }) >= 0
+	digit := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' }) >= 0
+	return len(s) >= 20 && lower && digit && !strings.Contains(s, "_")
+}
+
 // parseEnvValue classifies an env value: "${NAME}" reads the host, "?" or
 // "?message" prompts, anything else is a literal.
 func parseEnvValue(s string) (EnvValue, error) {
@@ -51,7 +86,10 @@ func parseEnvValue(s string) (EnvValue, error) {
 	case strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}"):
 		name := s[2 : len(s)-1]
 		if !envNameRE.MatchString(name) {
-			return EnvValue{}, fmt.Errorf("%q is not a host variable reference: write ${NAME} with NAME made of letters, digits and _", s)
+			return EnvValue{}, fmt.Errorf("not a host variable reference: write ${NAME} with NAME made of letters, digits and _ (the value is not shown)")
+		}
+		if looksLikeSecret(name) {
+			return EnvValue{}, fmt.Errorf("${…} holds what looks like a credential, not a variable name (not shown): put the secret in a host variable and name that variable")
 		}
 		return EnvValue{Mode: EnvHost, HostVar: name}, nil
 	case strings.Contains(s, "${"):
@@ -106,26 +144,34 @@ func parseRepoURL(raw string) (RepoURL, error) {
 	return u, nil
 }
 
-// redactUserinfo hides a password in a URL-like string before it is shown.
+// redactUserinfo hides the user part of a URL (with or without a scheme)
+// before it is shown, unless it is a plain user name such as git. The part
+// hidden runs to the last @ of the authority, as URL parsers read it.
 func redactUserinfo(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
+	prefix, rest := "", raw
+	if scheme, r, ok := strings.Cut(raw, "://"); ok {
+		prefix, rest = scheme+"://", r
+	}
+	authority := rest
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 || plainUser(authority[:at]) {
 		return raw
 	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok || strings.Contains(userinfo, "/") {
-		return raw
-	}
-	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
-		return scheme + "://" + user + ":…@" + host
-	}
-	return raw
+	return prefix + "…" + rest[at:]
 }
+
+var plainUserRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+
+// plainUser reports whether u is an ordinary login name, safe to show.
+func plainUser(u string) bool { return plainUserRE.MatchString(u) && !looksLikeSecret(u) }
 
 func parseRepoURLShown(raw string) (RepoURL, error) {
 	if !strings.Contains(raw, "://") {
 		if at, colon := strings.Index(raw, "@"), strings.Index(raw, ":"); at > 0 && colon > at {
-			return RepoURL{}, fmt.Errorf("scp-style URL %q is not accepted: write ssh://%s/%s", raw, raw[:colon], strings.TrimPrefix(raw[colon+1:], "/"))
+			return RepoURL{}, fmt.Errorf("scp-style URL %q is not accepted: write %s", raw, redactUserinfo("ssh://"+raw[:colon]+"/"+strings.TrimPrefix(raw[colon+1:], "/")))
 		}
 		return RepoURL{}, fmt.Errorf("%q must be ssh://user@host[:port]/path", raw)
 	}
@@ -139,7 +185,10 @@ func parseRepoURLShown(raw string) (RepoURL, error) {
 	if u.User == nil || u.User.Username() == "" {
 		return RepoURL{}, fmt.Errorf("%q names no user: write ssh://git@%s%s", raw, u.Host, u.Path)
 	}
-	if _, has := u.User.Password(); has {
+	if _, has := u.User.Password(); has || !plainUser(u.User.Username()) {
+		if !has {
+			return RepoURL{}, fmt.Errorf("%q: the user name looks like a credential; git-gate authenticates with a key, write ssh://git@host/path", raw)
+		}
 		return RepoURL{}, fmt.Errorf("%q holds a password; git-gate authenticates with a key", raw)
 	}
 	if u.Hostname() == "" {
@@ -170,6 +219,9 @@ func parseRepoURLShown(raw string) (RepoURL, error) {
 // checkHostKey parses a pinned SSH host key ("ssh-ed25519 AAAA… [comment]").
 func checkHostKey(s string) (string, error) {
 	fields := strings.Fields(s)
+	if len(fields) >= 3 && strings.HasPrefix(fields[1], "ssh-") || len(fields) >= 3 && strings.HasPrefix(fields[1], "ecdsa-") {
+		return "", fmt.Errorf("looks like a known_hosts line: drop the host name in front and write TYPE BASE64")
+	}
 	if len(fields) < 2 {
 		return "", fmt.Errorf("must be \"TYPE BASE64\" as in known_hosts, e.g. ssh-ed25519 AAAA…")
 	}
@@ -240,19 +292,27 @@ func parseSize(s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("size %q must be a number with an optional unit (e.g. 512m, 4g, 2GiB)", s)
 	}
-	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "b"), "i")
-	mult := map[string]float64{"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
-	if mult == 0 {
+	mult, ok := sizeUnits[unit]
+	if !ok {
 		return 0, fmt.Errorf("size %q has an unknown unit; use k, m, g or t", s)
 	}
 	v := f * mult
 	if v > 1<<62 {
 		return 0, fmt.Errorf("size %q is too large", s)
 	}
-	if unit == "" && strings.Contains(num, ".") {
+	if (unit == "" || unit == "b") && strings.Contains(num, ".") {
 		return 0, fmt.Errorf("size %q: a byte count must be whole", s)
 	}
 	return int64(v), nil
+}
+
+// sizeUnits are the accepted size suffixes, all powers of 1024.
+var sizeUnits = map[string]float64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
 }
 
 // parseCPUs reads a CPU count such as 2 or 0.5 into thousandths of a CPU.

@@ -50,7 +50,7 @@ func (r *reader) parse(src []byte) (top *yaml.Node) {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		r.syntaxError(err)
+		r.syntaxError(src, err)
 		return nil
 	}
 	var extra yaml.Node
@@ -58,7 +58,7 @@ func (r *reader) parse(src []byte) (top *yaml.Node) {
 		r.errorf(&extra, "the frontmatter holds a second YAML document; a manifest has exactly one")
 		return nil
 	} else if !errors.Is(err, io.EOF) {
-		r.syntaxError(err)
+		r.syntaxError(src, err)
 		return nil
 	}
 	r.strict(&doc)
@@ -76,8 +76,18 @@ func (r *reader) parse(src []byte) (top *yaml.Node) {
 	return n
 }
 
-func (r *reader) syntaxError(err error) {
+func (r *reader) syntaxError(src []byte, err error) {
 	msg := err.Error()
+	if strings.Contains(msg, "cannot start any token") {
+		// The usual cause is a tab used for indentation; say so and point
+		// at the first such line.
+		for i, l := range strings.Split(string(src), "\n") {
+			if strings.HasPrefix(strings.TrimLeft(l, " "), "\t") {
+				r.ds.errorf(Pos{File: r.file, Line: i + 1 + r.lineOff, Col: len(l) - len(strings.TrimLeft(l, " ")) + 1}, "invalid YAML: a tab cannot indent YAML; indent with spaces")
+				return
+			}
+		}
+	}
 	line := 1
 	for l := range strings.SplitSeq(msg, "\n") {
 		if m := yamlLineRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
@@ -87,6 +97,10 @@ func (r *reader) syntaxError(err error) {
 		}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if strings.Contains(msg, "expected <document start>") {
+		// YAML after a "..." end marker would start a second document.
+		msg = "the frontmatter holds YAML after a ... document end marker; a manifest has exactly one document"
+	}
 	r.ds.errorf(Pos{File: r.file, Line: line + r.lineOff, Col: 1}, "invalid YAML: %s", msg)
 }
 
@@ -99,7 +113,7 @@ func (r *reader) strict(n *yaml.Node) {
 	switch {
 	case n.Kind == yaml.AliasNode:
 		r.errorf(n, "aliases (*%s) are not allowed in manifests: write the value out", n.Value)
-		*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+		*n = yaml.Node{Kind: yaml.ScalarNode, Tag: removedTag, Line: n.Line, Column: n.Column}
 		return
 	case n.Anchor != "":
 		r.errorf(n, "anchors (&%s) are not allowed in manifests: write each value out", n.Anchor)
@@ -139,6 +153,12 @@ func (r *reader) strict(n *yaml.Node) {
 	}
 	n.Content = kept
 }
+
+// removedTag marks a node strict already reported and removed (an alias);
+// decoding skips it silently so that one mistake gives one error.
+const removedTag = "!bot-bottle/removed"
+
+func removed(n *yaml.Node) bool { return n.Tag == removedTag }
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0
@@ -200,7 +220,7 @@ func (fs *fields) allowed() []string {
 // mapping decodes n against fs. An empty value decodes as an empty mapping.
 // It reports whether n was a mapping (or empty).
 func (r *reader) mapping(n *yaml.Node, fs fields) bool {
-	if isNull(n) {
+	if isNull(n) || removed(n) {
 		return true
 	}
 	if n.Kind != yaml.MappingNode {
@@ -209,6 +229,9 @@ func (r *reader) mapping(n *yaml.Node, fs fields) bool {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if removed(v) {
+			continue
+		}
 		if j := slices.IndexFunc(fs.list, func(f field) bool { return f.name == k.Value }); j >= 0 {
 			fs.list[j].decode(k, v)
 			continue
@@ -246,6 +269,9 @@ func (r *reader) unknownKey(k *yaml.Node, where string, allowed []string) {
 // no type guessing, so `NO`, `1.10` and `true` are the strings they look
 // like. An empty value decodes as "".
 func (r *reader) str(n *yaml.Node, what string) (string, bool) {
+	if removed(n) {
+		return "", false
+	}
 	if isNull(n) {
 		return "", true
 	}
@@ -259,6 +285,9 @@ func (r *reader) str(n *yaml.Node, what string) (string, bool) {
 // boolean decodes an unquoted true or false. YAML 1.1 spellings (yes, on)
 // are refused rather than guessed at.
 func (r *reader) boolean(n *yaml.Node, what string) (bool, bool) {
+	if removed(n) {
+		return false, false
+	}
 	if isNull(n) {
 		return false, true
 	}
@@ -276,6 +305,9 @@ func (r *reader) boolean(n *yaml.Node, what string) (bool, bool) {
 
 // integer decodes an unquoted decimal integer.
 func (r *reader) integer(n *yaml.Node, what string) (int64, bool) {
+	if removed(n) {
+		return 0, false
+	}
 	if isNull(n) {
 		return 0, true
 	}
@@ -306,6 +338,9 @@ func (r *reader) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, boo
 	nodes := make([]*yaml.Node, 0, len(n.Content))
 	ok := true
 	for _, c := range n.Content {
+		if removed(c) {
+			continue
+		}
 		s, good := r.str(c, what+" entry")
 		if !good {
 			ok = false
@@ -327,7 +362,9 @@ func (r *reader) list(n *yaml.Node, what string, fn func(i int, c *yaml.Node)) {
 		return
 	}
 	for i, c := range n.Content {
-		fn(i, c)
+		if !removed(c) {
+			fn(i, c)
+		}
 	}
 }
 
