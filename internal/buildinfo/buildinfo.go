@@ -1,5 +1,6 @@
-// Package buildinfo reports the version of this binary. It reads only what
-// the linker and the Go toolchain recorded; it never does I/O.
+// Package buildinfo reports which build of bot-bottle is running. It reads
+// only what the linker and the Go toolchain recorded in the binary; it never
+// does I/O.
 package buildinfo
 
 import (
@@ -8,10 +9,17 @@ import (
 	"runtime/debug"
 )
 
-// version is set at link time: -X github.com/bot-bottle/bot-bottle/internal/buildinfo.version=v1.2.3
+// version is set at link time:
+//
+//	-ldflags '-X github.com/bot-bottle/bot-bottle/internal/buildinfo.version=v0.1.0'
 var version string
 
-// Version returns the release version, the module version, or "devel".
+// shortCommit is how many hex digits of the revision Commit keeps, as in
+// git's abbreviated hashes.
+const shortCommit = 7
+
+// Version returns the version set at link time, else the module version
+// recorded by `go install module@version`, else "devel".
 func Version() string {
 	if version != "" {
 		return version
@@ -22,14 +30,20 @@ func Version() string {
 	return "devel"
 }
 
-// Commit returns the short VCS revision the binary was built from, or "".
+// Commit returns the abbreviated VCS revision the binary was built from,
+// with "-dirty" when the work tree had changes, or "" when the toolchain
+// recorded none (go run, go test, or a build outside a checkout).
 func Commit() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return ""
 	}
+	return commit(bi.Settings)
+}
+
+func commit(settings []debug.BuildSetting) string {
 	rev, dirty := "", false
-	for _, s := range bi.Settings {
+	for _, s := range settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
@@ -37,23 +51,25 @@ func Commit() string {
 			dirty = s.Value == "true"
 		}
 	}
-	if len(rev) > 12 {
-		rev = rev[:12]
+	if rev == "" {
+		return ""
 	}
-	if rev != "" && dirty {
+	rev = rev[:min(len(rev), shortCommit)]
+	if dirty {
 		rev += "-dirty"
 	}
 	return rev
 }
 
-// Platform returns GOOS/GOARCH.
+// Platform returns the GOOS/GOARCH the binary was built for.
 func Platform() string { return runtime.GOOS + "/" + runtime.GOARCH }
 
-// String describes the build in one line.
+// String describes the build in one line, e.g.
+// "bot-bottle v0.1.0 (commit abc1234, go1.26.8 linux/amd64)".
 func String() string {
-	commit := Commit()
-	if commit == "" {
-		commit = "unknown"
+	c := Commit()
+	if c == "" {
+		c = "unknown"
 	}
-	return fmt.Sprintf("bot-bottle %s (commit %s, %s %s)", Version(), commit, runtime.Version(), Platform())
+	return fmt.Sprintf("bot-bottle %s (commit %s, %s %s)", Version(), c, runtime.Version(), Platform())
 }

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"io"
 	"os"
+
+	"golang.org/x/term"
 )
 
 // IOStreams carries all of a command's input and output, so that tests
-// capture it and nothing writes to the process's streams directly.
+// capture it and no command writes to the process's streams directly.
 type IOStreams struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
 
-	terminal bool
+	terminal bool // stdin and stdout are both terminals
+	noColor  bool // NO_COLOR is set, or TERM=dumb
 }
 
 // SystemIO returns the process's standard streams.
@@ -23,26 +26,22 @@ func SystemIO() *IOStreams {
 		Out:      os.Stdout,
 		ErrOut:   os.Stderr,
 		terminal: isTerminal(os.Stdin) && isTerminal(os.Stdout),
+		noColor:  os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb",
 	}
 }
 
-// TestIO returns streams backed by buffers.
+// TestIO returns streams backed by buffers, which are not terminals.
 func TestIO() (ios *IOStreams, in, out, errOut *bytes.Buffer) {
 	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
-// IsTerminal reports whether both stdin and stdout are terminals, i.e.
-// whether the command may prompt.
+// IsTerminal reports whether stdin and stdout are both terminals, that is
+// whether a person is there to answer a prompt and read the answer.
 func (s *IOStreams) IsTerminal() bool { return s.terminal }
 
-// ColorEnabled reports whether output may use colour.
-func (s *IOStreams) ColorEnabled() bool {
-	_, noColor := os.LookupEnv("NO_COLOR")
-	return s.terminal && !noColor
-}
+// ColorEnabled reports whether output may use colour: only on a terminal,
+// and never when NO_COLOR (https://no-color.org) is set.
+func (s *IOStreams) ColorEnabled() bool { return s.terminal && !s.noColor }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -21,15 +21,23 @@ func newVersionCmd(env *Env, runF func(*versionOptions) error) *cobra.Command {
 		Use:   "version",
 		Short: "Print the version of this binary",
 		Args:  exactArgs(0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(*cobra.Command, []string) error {
 			if runF != nil {
 				return runF(opts)
 			}
 			return runVersion(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the version as JSON")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print version, commit, go and platform as a JSON object")
 	return cmd
+}
+
+// versionJSON is the output of version --json.
+type versionJSON struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
 }
 
 func runVersion(opts *versionOptions) error {
@@ -40,10 +48,10 @@ func runVersion(opts *versionOptions) error {
 	}
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]string{
-		"version":  buildinfo.Version(),
-		"commit":   buildinfo.Commit(),
-		"go":       runtime.Version(),
-		"platform": buildinfo.Platform(),
+	return enc.Encode(versionJSON{
+		Version:  buildinfo.Version(),
+		Commit:   buildinfo.Commit(),
+		Go:       runtime.Version(),
+		Platform: buildinfo.Platform(),
 	})
 }
