@@ -1,0 +1,247 @@
+package egress
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
+)
+
+// Config configures a Proxy.
+type Config struct {
+	Policy *policy.Policy
+	CA     *CA
+	// Secrets holds the value of each token slot of the policy.
+	Secrets map[string]secret.Value
+	// Resolve pins hosts to addresses: every connection to a host in it
+	// dials the given host:port instead of resolving the name.
+	Resolve map[string]string
+	// UpstreamRoots verifies upstream TLS; nil means the system roots.
+	UpstreamRoots *x509.CertPool
+	// Audit receives one event per decision; nil discards them.
+	Audit AuditSink
+	// Log is the proxy's logger; nil discards.
+	Log *slog.Logger
+}
+
+// AuditSink records decisions.
+type AuditSink interface {
+	Record(Event)
+}
+
+// Proxy is the egress proxy. It implements http.Handler for the listener
+// the agent's HTTP(S)_PROXY points at.
+type Proxy struct {
+	pol     atomic.Pointer[policy.Policy]
+	ca      *CA
+	secrets map[string]secret.Value
+	audit   AuditSink
+	log     *slog.Logger
+
+	transport *http.Transport
+	rp        *httputil.ReverseProxy
+	inner     *http.Server
+	conns     *connListener
+	// targets maps an intercepted *tls.Conn to its CONNECT target.
+	targets sync.Map
+}
+
+type targetKey struct{}
+
+// New returns a proxy enforcing cfg.Policy.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.Policy == nil || cfg.CA == nil {
+		return nil, errors.New("egress proxy needs a policy and a CA")
+	}
+	for _, t := range cfg.Policy.Tokens {
+		if cfg.Secrets[t.Slot].IsZero() {
+			return nil, fmt.Errorf("secret for %s (host variable %s) is missing", t.Slot, t.Env)
+		}
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{ca: cfg.CA, secrets: cfg.Secrets, audit: cfg.Audit, log: log.With("component", "egress")}
+	p.pol.Store(cfg.Policy)
+	p.transport = newTransport(cfg.Resolve, cfg.UpstreamRoots)
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:       p.rewrite,
+		Transport:     p.transport,
+		FlushInterval: -1,
+		ErrorHandler:  p.upstreamError,
+		ErrorLog:      slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+	p.conns = newConnListener()
+	p.inner = &http.Server{
+		Handler:           http.HandlerFunc(p.serveIntercepted),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if t, ok := p.targets.Load(c); ok {
+				return context.WithValue(ctx, targetKey{}, t)
+			}
+			return ctx
+		},
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if s == http.StateClosed || s == http.StateHijacked {
+				p.targets.Delete(c)
+			}
+		},
+	}
+	go func() { _ = p.inner.Serve(p.conns) }()
+	return p, nil
+}
+
+// SetPolicy replaces the policy for new requests; open connections keep
+// running and their next request sees the new policy.
+func (p *Proxy) SetPolicy(pol *policy.Policy) { p.pol.Store(pol) }
+
+// Policy returns the policy in force.
+func (p *Proxy) Policy() *policy.Policy { return p.pol.Load() }
+
+// Close stops serving intercepted connections.
+func (p *Proxy) Close() error {
+	p.transport.CloseIdleConnections()
+	return p.inner.Close()
+}
+
+// ServeHTTP handles what the agent sends to the proxy port: CONNECT
+// tunnels and absolute-form http:// requests.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		p.serveConnect(w, r)
+		return
+	}
+	t, ok := absoluteTarget(r.URL)
+	if !ok {
+		rec := p.start(r, target{host: r.Host})
+		rec.refuse(w, refuse(BlockBadRequest, "this is a proxy: send CONNECT or an absolute http:// URL"))
+		return
+	}
+	p.forward(w, r, t)
+}
+
+func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
+	host, port := splitHostPort(r.Host)
+	t := target{host: normHost(host), port: port, tls: true}
+	if port == "" {
+		t.port = "443"
+	}
+	rec := p.start(r, t)
+	if _, rf := checkHost(p.pol.Load(), host); rf != nil {
+		rec.refuse(w, rf)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		rec.refuse(w, refuse(BlockBadRequest, "CONNECT needs HTTP/1.1"))
+		return
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if _, err := brw.WriteString("HTTP/1.1 200 Connection established\r\n\r\n"); err != nil || brw.Flush() != nil {
+		_ = conn.Close()
+		return
+	}
+	leaf, err := p.ca.Leaf(t.host)
+	if err != nil {
+		p.log.Error("minting leaf certificate", "host", t.host, "err", err)
+		_ = conn.Close()
+		return
+	}
+	tc := tls.Server(&bufferedConn{Conn: conn, r: brw.Reader}, &tls.Config{
+		Certificates: []tls.Certificate{*leaf},
+		NextProtos:   []string{"h2", "http/1.1"},
+		MinVersion:   tls.VersionTLS12,
+	})
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		p.log.Debug("client TLS handshake", "host", t.host, "err", err)
+		_ = conn.Close()
+		return
+	}
+	p.targets.Store(net.Conn(tc), t)
+	if !p.conns.push(tc) {
+		_ = tc.Close()
+	}
+}
+
+// serveIntercepted handles one request inside an intercepted tunnel.
+func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
+	t, ok := r.Context().Value(targetKey{}).(target)
+	if !ok {
+		http.Error(w, "unknown tunnel", http.StatusInternalServerError)
+		return
+	}
+	p.forward(w, r, t)
+}
+
+// forward decides and, when allowed, proxies one request to its upstream.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target) {
+	rec := p.start(r, t)
+	rt, path, rf := decide(p.pol.Load(), t, r)
+	if rf != nil {
+		rec.refuse(w, rf)
+		return
+	}
+	rec.ev.Route = rt.Host
+	rec.ev.Path = path
+	cw := &countingWriter{ResponseWriter: w}
+	ctx := context.WithValue(r.Context(), routeKey{}, forwarded{route: rt, target: t})
+	p.rp.ServeHTTP(cw, r.WithContext(ctx))
+	rec.done(cw.status, cw.n, "allow", "")
+}
+
+type routeKey struct{}
+
+type forwarded struct {
+	route  *policy.Route
+	target target
+}
+
+// rewrite builds the upstream request: the target's scheme and authority,
+// the agent's credentials removed and the route's injected.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	f := pr.In.Context().Value(routeKey{}).(forwarded)
+	out := pr.Out
+	out.URL.Scheme = "http"
+	if f.target.tls {
+		out.URL.Scheme = "https"
+	}
+	out.URL.Host = net.JoinHostPort(f.target.host, f.target.port)
+	if (out.URL.Scheme == "https" && f.target.port == "443") || (out.URL.Scheme == "http" && f.target.port == "80") {
+		out.URL.Host = f.target.host
+	}
+	out.Host = out.URL.Host
+	// Security: the agent's own credentials never pass.
+	out.Header.Del("Authorization")
+	out.Header.Del("Proxy-Authorization")
+	out.Header.Del("Proxy-Connection")
+	if a := f.route.Auth; a != nil {
+		out.Header.Set("Authorization", a.Scheme+" "+p.secrets[a.Slot].Reveal())
+	}
+}
+
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	p.log.Info("upstream request failed", "host", r.Host, "err", err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusBadGateway)
+	fmt.Fprintf(w, "bot-bottle egress could not reach the upstream: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+}

@@ -1,0 +1,86 @@
+package egress
+
+import (
+	"net"
+	"net/http"
+	"time"
+)
+
+// Event is one decision, as written to the audit log. It never holds a
+// secret: paths are recorded without their query.
+type Event struct {
+	Time     time.Time `json:"time"`
+	Method   string    `json:"method"`
+	Host     string    `json:"host"`
+	Path     string    `json:"path"`
+	Route    string    `json:"route,omitempty"`
+	Decision string    `json:"decision"`
+	Rule     string    `json:"rule,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Status   int       `json:"status"`
+	Bytes    int64     `json:"bytes"`
+	Duration float64   `json:"duration_ms"`
+}
+
+// recorder accumulates one request's event.
+type recorder struct {
+	p     *Proxy
+	start time.Time
+	ev    Event
+}
+
+func (p *Proxy) start(r *http.Request, t target) *recorder {
+	host := t.host
+	if t.port != "" && t.port != "443" && t.port != "80" {
+		host = net.JoinHostPort(t.host, t.port)
+	}
+	return &recorder{p: p, start: time.Now(), ev: Event{Method: r.Method, Host: host, Path: r.URL.Path}}
+}
+
+func (rc *recorder) refuse(w http.ResponseWriter, rf *refusal) {
+	rf.write(w)
+	rc.p.log.Info("refused", "method", rc.ev.Method, "host", rc.ev.Host, "path", rc.ev.Path, "rule", rf.code)
+	rc.done(http.StatusForbidden, 0, "block", rf.code, rf.reason)
+}
+
+func (rc *recorder) done(status int, n int64, decision, rule string, reason ...string) {
+	if rc.p.audit == nil {
+		return
+	}
+	rc.ev.Time = rc.start.UTC()
+	rc.ev.Status = status
+	rc.ev.Bytes = n
+	rc.ev.Decision = decision
+	rc.ev.Rule = rule
+	if len(reason) > 0 {
+		rc.ev.Reason = reason[0]
+	}
+	rc.ev.Duration = float64(time.Since(rc.start).Microseconds()) / 1000
+	rc.p.audit.Record(rc.ev)
+}
+
+// countingWriter counts response bytes and keeps the status.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
