@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
@@ -312,10 +313,19 @@ func TestAuditRecordsDecisions(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	e.events.mu.Lock()
-	defer e.events.mu.Unlock()
+	// An event is recorded when its handler returns, which may be just
+	// after the client has read the whole response.
+	var evs []Event
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		e.events.mu.Lock()
+		evs = append([]Event(nil), e.events.ev...)
+		e.events.mu.Unlock()
+		if len(evs) >= 2 {
+			break
+		}
+	}
 	var allow, block int
-	for _, ev := range e.events.ev {
+	for _, ev := range evs {
 		switch {
 		case ev.Decision == "allow" && ev.Path == "/v1/a" && ev.Status == 200 && ev.Bytes > 0:
 			allow++
@@ -324,6 +334,6 @@ func TestAuditRecordsDecisions(t *testing.T) {
 		}
 	}
 	if allow != 1 || block != 1 {
-		t.Errorf("audit events = %+v; want one allow and one path-not-allowed block", e.events.ev)
+		t.Errorf("audit events = %+v; want one allow and one path-not-allowed block", evs)
 	}
 }
