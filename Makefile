@@ -4,7 +4,12 @@ SHELL := /bin/bash
 
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS := -s -w -X github.com/bot-bottle/bot-bottle/internal/buildinfo.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse --short=7 HEAD 2>/dev/null)
+# The commit goes in by -X too: go's own VCS stamping is off where
+# GOFLAGS=-buildvcs=false, and fails where git refuses the checkout.
+LDFLAGS := -s -w \
+	-X github.com/bot-bottle/bot-bottle/internal/buildinfo.version=$(VERSION) \
+	-X github.com/bot-bottle/bot-bottle/internal/buildinfo.commit=$(COMMIT)
 FUZZTIME ?= 60s
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI_LINT := $(shell $(GO) env GOPATH)/bin/golangci-lint
@@ -14,7 +19,7 @@ GOLANGCI_LINT := $(shell $(GO) env GOPATH)/bin/golangci-lint
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build the static binary ./bin/bot-bottle, stamped with VERSION
+build: ## build the static binary ./bin/bot-bottle, stamped with VERSION and COMMIT
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/bot-bottle ./cmd/bot-bottle
 
 test: ## run every test with the race detector

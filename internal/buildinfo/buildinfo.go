@@ -9,10 +9,11 @@ import (
 	"runtime/debug"
 )
 
-// version is set at link time:
+// version and commit are set at link time (make build does):
 //
-//	-ldflags '-X github.com/bot-bottle/bot-bottle/internal/buildinfo.version=v0.1.0'
-var version string
+//	-ldflags '-X github.com/bot-bottle/bot-bottle/internal/buildinfo.version=v0.1.0
+//	          -X github.com/bot-bottle/bot-bottle/internal/buildinfo.commit=abc1234'
+var version, commit string
 
 // shortCommit is how many hex digits of the revision Commit keeps, as in
 // git's abbreviated hashes.
@@ -30,18 +31,22 @@ func Version() string {
 	return "devel"
 }
 
-// Commit returns the abbreviated VCS revision the binary was built from,
-// with "-dirty" when the work tree had changes, or "" when the toolchain
-// recorded none (go run, go test, or a build outside a checkout).
+// Commit returns the abbreviated VCS revision the binary was built from: the
+// one set at link time, else the one the toolchain recorded, with "-dirty"
+// when the work tree had changes; or "" when there is neither (go run, go
+// test, -buildvcs=false, or a build outside a checkout).
 func Commit() string {
+	if commit != "" {
+		return commit
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return ""
 	}
-	return commit(bi.Settings)
+	return vcsCommit(bi.Settings)
 }
 
-func commit(settings []debug.BuildSetting) string {
+func vcsCommit(settings []debug.BuildSetting) string {
 	rev, dirty := "", false
 	for _, s := range settings {
 		switch s.Key {

@@ -44,12 +44,14 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	if cmd == nil {
 		cmd = root
 	}
-	return int(report(env.IO.ErrOut, cmd, err))
+	return int(report(ctx, env.IO.ErrOut, cmd, err))
 }
 
 // report prints err for the person at the terminal, unless the command
-// already did, and returns the exit status it means.
-func report(w io.Writer, cmd *cobra.Command, err error) ExitCode {
+// already did, and returns the exit status it means. Any error after ctx
+// was canceled (by SIGINT or SIGTERM) counts as an interruption, whether or
+// not it wraps context.Canceled.
+func report(ctx context.Context, w io.Writer, cmd *cobra.Command, err error) ExitCode {
 	if err == nil {
 		return ExitOK
 	}
@@ -60,7 +62,7 @@ func report(w io.Writer, cmd *cobra.Command, err error) ExitCode {
 		fmt.Fprintf(w, "bot-bottle: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 		return ExitUsage
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		fmt.Fprintln(w, "bot-bottle: interrupted")
 		return ExitCancel
 	}
@@ -95,6 +97,8 @@ func newRootCmd(env *Env) *cobra.Command {
 		newListCmd(env, nil),
 		newInfoCmd(env, nil),
 		newVersionCmd(env, nil),
+		newEgressCmd(env),
+		newAuditCmd(env),
 	} {
 		root.AddCommand(c)
 	}
