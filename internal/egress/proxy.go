@@ -44,11 +44,10 @@ type AuditSink interface {
 // Proxy is the egress proxy. It implements http.Handler for the listener
 // the agent's HTTP(S)_PROXY points at.
 type Proxy struct {
-	pol     atomic.Pointer[policy.Policy]
-	ca      *CA
-	secrets map[string]secret.Value
-	audit   AuditSink
-	log     *slog.Logger
+	state atomic.Pointer[state]
+	ca    *CA
+	audit AuditSink
+	log   *slog.Logger
 
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
@@ -58,24 +57,41 @@ type Proxy struct {
 	targets sync.Map
 }
 
+// state is what a reload replaces at once: the policy and its secrets.
+type state struct {
+	pol     *policy.Policy
+	secrets map[string]secret.Value
+}
+
+func newState(pol *policy.Policy, secrets map[string]secret.Value) (*state, error) {
+	if pol == nil {
+		return nil, errors.New("no policy")
+	}
+	for _, t := range pol.Tokens {
+		if secrets[t.Slot].IsZero() {
+			return nil, fmt.Errorf("secret for %s (host variable %s) is missing", t.Slot, t.Env)
+		}
+	}
+	return &state{pol: pol, secrets: secrets}, nil
+}
+
 type targetKey struct{}
 
 // New returns a proxy enforcing cfg.Policy.
 func New(cfg Config) (*Proxy, error) {
-	if cfg.Policy == nil || cfg.CA == nil {
-		return nil, errors.New("egress proxy needs a policy and a CA")
+	if cfg.CA == nil {
+		return nil, errors.New("egress proxy needs a CA")
 	}
-	for _, t := range cfg.Policy.Tokens {
-		if cfg.Secrets[t.Slot].IsZero() {
-			return nil, fmt.Errorf("secret for %s (host variable %s) is missing", t.Slot, t.Env)
-		}
+	st, err := newState(cfg.Policy, cfg.Secrets)
+	if err != nil {
+		return nil, err
 	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{ca: cfg.CA, secrets: cfg.Secrets, audit: cfg.Audit, log: log.With("component", "egress")}
-	p.pol.Store(cfg.Policy)
+	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, log: log.With("component", "egress")}
+	p.state.Store(st)
 	p.transport = newTransport(cfg.Resolve, cfg.UpstreamRoots)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:       p.rewrite,
@@ -106,12 +122,19 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// SetPolicy replaces the policy for new requests; open connections keep
-// running and their next request sees the new policy.
-func (p *Proxy) SetPolicy(pol *policy.Policy) { p.pol.Store(pol) }
+// Reload replaces the policy and its secrets for new requests. Open
+// connections keep running; their next request sees the new policy.
+func (p *Proxy) Reload(pol *policy.Policy, secrets map[string]secret.Value) error {
+	st, err := newState(pol, secrets)
+	if err != nil {
+		return err
+	}
+	p.state.Store(st)
+	return nil
+}
 
 // Policy returns the policy in force.
-func (p *Proxy) Policy() *policy.Policy { return p.pol.Load() }
+func (p *Proxy) Policy() *policy.Policy { return p.state.Load().pol }
 
 // Close stops serving intercepted connections.
 func (p *Proxy) Close() error {
@@ -142,7 +165,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		t.port = "443"
 	}
 	rec := p.start(r, t)
-	if _, rf := checkHost(p.pol.Load(), host); rf != nil {
+	if _, rf := checkHost(p.Policy(), host); rf != nil {
 		rec.refuse(w, rf)
 		return
 	}
@@ -196,7 +219,8 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 // forward decides and, when allowed, proxies one request to its upstream.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target) {
 	rec := p.start(r, t)
-	rt, path, rf := decide(p.pol.Load(), t, r)
+	st := p.state.Load()
+	rt, path, rf := decide(st.pol, t, r)
 	if rf != nil {
 		rec.refuse(w, rf)
 		return
@@ -204,9 +228,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target) {
 	rec.ev.Route = rt.Host
 	rec.ev.Path = path
 	cw := &countingWriter{ResponseWriter: w}
-	ctx := context.WithValue(r.Context(), routeKey{}, forwarded{route: rt, target: t})
+	// Deferred so that a response the client abandons (ReverseProxy then
+	// panics with http.ErrAbortHandler) is audited too.
+	defer func() { rec.done(cw.status, cw.n, "allow", "") }()
+	f := forwarded{route: rt, target: t}
+	if rt.Auth != nil {
+		f.credential = rt.Auth.Scheme + " " + st.secrets[rt.Auth.Slot].Reveal()
+	}
+	ctx := context.WithValue(r.Context(), routeKey{}, f)
 	p.rp.ServeHTTP(cw, r.WithContext(ctx))
-	rec.done(cw.status, cw.n, "allow", "")
 }
 
 type routeKey struct{}
@@ -214,6 +244,8 @@ type routeKey struct{}
 type forwarded struct {
 	route  *policy.Route
 	target target
+	// credential is the Authorization value to inject, if any.
+	credential string
 }
 
 // rewrite builds the upstream request: the target's scheme and authority,
@@ -234,8 +266,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header.Del("Authorization")
 	out.Header.Del("Proxy-Authorization")
 	out.Header.Del("Proxy-Connection")
-	if a := f.route.Auth; a != nil {
-		out.Header.Set("Authorization", a.Scheme+" "+p.secrets[a.Slot].Reveal())
+	if f.credential != "" {
+		out.Header.Set("Authorization", f.credential)
 	}
 }
 

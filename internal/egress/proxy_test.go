@@ -311,6 +311,7 @@ func TestAuditRecordsDecisions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
 	// An event is recorded when its handler returns, which may be just
