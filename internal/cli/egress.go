@@ -104,10 +104,6 @@ func compileBottle(env *Env, name string) (*policy.Policy, map[string]secret.Val
 
 func runEgressServe(ctx context.Context, opts *egressServeOptions) error {
 	env := opts.env
-	pol, secrets, err := compileBottle(env, opts.Bottle)
-	if err != nil {
-		return err
-	}
 	resolve := map[string]string{}
 	for _, r := range opts.Resolve {
 		host, addr, ok := strings.Cut(r, "=")
@@ -115,6 +111,10 @@ func runEgressServe(ctx context.Context, opts *egressServeOptions) error {
 			return flagErrorf("--resolve %q must be HOST=ADDR:PORT", r)
 		}
 		resolve[host] = addr
+	}
+	pol, secrets, err := compileBottle(env, opts.Bottle)
+	if err != nil {
+		return err
 	}
 	roots, err := x509.SystemCertPool()
 	if err != nil {
