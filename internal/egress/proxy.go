@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	UpstreamRoots *x509.CertPool
 	// Audit receives one event per decision; nil discards them.
 	Audit AuditSink
+	// Supervisor holds DLP matches of routes whose outbound_on_match is
+	// supervise; nil refuses them at once.
+	Supervisor Supervisor
 	// Log is the proxy's logger; nil discards.
 	Log *slog.Logger
 }
@@ -44,10 +48,11 @@ type AuditSink interface {
 // Proxy is the egress proxy. It implements http.Handler for the listener
 // the agent's HTTP(S)_PROXY points at.
 type Proxy struct {
-	state atomic.Pointer[state]
-	ca    *CA
-	audit AuditSink
-	log   *slog.Logger
+	state      atomic.Pointer[state]
+	ca         *CA
+	audit      AuditSink
+	supervisor Supervisor
+	log        *slog.Logger
 
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
@@ -61,6 +66,9 @@ type Proxy struct {
 type state struct {
 	pol     *policy.Policy
 	secrets map[string]secret.Value
+	// scanner finds the secrets in outbound requests; nil when there are
+	// none.
+	scanner *dlp.Scanner
 }
 
 func newState(pol *policy.Policy, secrets map[string]secret.Value) (*state, error) {
@@ -72,7 +80,15 @@ func newState(pol *policy.Policy, secrets map[string]secret.Value) (*state, erro
 			return nil, fmt.Errorf("secret for %s (host variable %s) is missing", t.Slot, t.Env)
 		}
 	}
-	return &state{pol: pol, secrets: secrets}, nil
+	st := &state{pol: pol, secrets: secrets}
+	var known []dlp.Secret
+	for _, t := range pol.Tokens {
+		known = append(known, dlp.Secret{Slot: t.Slot, Value: secrets[t.Slot], Hosts: t.Hosts})
+	}
+	if len(known) > 0 {
+		st.scanner = dlp.New(known)
+	}
+	return st, nil
 }
 
 type targetKey struct{}
@@ -90,7 +106,7 @@ func New(cfg Config) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, log: log.With("component", "egress")}
+	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, supervisor: cfg.Supervisor, log: log.With("component", "egress")}
 	p.state.Store(st)
 	p.transport = newTransport(cfg.Resolve, cfg.UpstreamRoots)
 	p.rp = &httputil.ReverseProxy{
@@ -227,6 +243,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	rec.ev.Route = rt.Host
 	rec.ev.Path = path
+	if rf := p.outbound(st, rt, t, r); rf != nil {
+		rec.refuse(w, rf)
+		return
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	// Deferred so that a response the client abandons (ReverseProxy then
 	// panics with http.ErrAbortHandler) is audited too.

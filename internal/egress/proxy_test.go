@@ -21,7 +21,8 @@ import (
 
 // hit is one request an upstream saw.
 type hit struct {
-	Host, Method, Path, Auth, Proto string
+	Host, Method, Path, Auth, Proto, Body string
+	Header                                http.Header
 }
 
 // upstream is a fake internet host on loopback that records every hit.
@@ -44,7 +45,8 @@ func newUpstream(t *testing.T, ca *CA, names ...string) *upstream {
 	u := &upstream{}
 	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
-		u.hits = append(u.hits, hit{Host: r.Host, Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Proto: r.Proto})
+		body, _ := io.ReadAll(r.Body)
+		u.hits = append(u.hits, hit{Host: r.Host, Method: r.Method, Path: r.URL.RequestURI(), Auth: r.Header.Get("Authorization"), Proto: r.Proto, Body: string(body), Header: r.Header.Clone()})
 		u.mu.Unlock()
 		fmt.Fprintf(w, "hello from %s %s", r.Host, r.URL.Path)
 	}))
@@ -98,14 +100,22 @@ func (m *memAudit) Record(e Event) {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, testPolicy)
+}
+
+// testHosts are the names the fake upstream answers for.
+var testHosts = []string{"api.test", "open.test", "git.test", "other.test", "dns.google", "redact.test", "sup.test"}
+
+func newEnvWith(t *testing.T, policyJSON string) *env {
+	t.Helper()
 	upCA, err := NewCA("upstream")
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := newUpstream(t, upCA, "api.test", "open.test", "git.test", "other.test", "dns.google")
+	up := newUpstream(t, upCA, testHosts...)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(upCA.CertPEM())
-	pol, err := policy.Parse([]byte(testPolicy))
+	pol, err := policy.Parse([]byte(policyJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +124,16 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	addr := up.srv.Listener.Addr().String()
+	resolve := map[string]string{}
+	for _, h := range testHosts {
+		resolve[h] = addr
+	}
 	audit := &memAudit{}
 	p, err := New(Config{
 		Policy:        pol,
 		CA:            ca,
 		Secrets:       map[string]secret.Value{"EGRESS_TOKEN_0": secret.New(testSecret)},
-		Resolve:       map[string]string{"api.test": addr, "open.test": addr, "git.test": addr, "other.test": addr, "dns.google": addr},
+		Resolve:       resolve,
 		UpstreamRoots: roots,
 		Audit:         audit,
 	})
