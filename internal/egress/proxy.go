@@ -110,11 +110,12 @@ func New(cfg Config) (*Proxy, error) {
 	p.state.Store(st)
 	p.transport = newTransport(cfg.Resolve, cfg.UpstreamRoots)
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:       p.rewrite,
-		Transport:     p.transport,
-		FlushInterval: -1,
-		ErrorHandler:  p.upstreamError,
-		ErrorLog:      slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		Rewrite:        p.rewrite,
+		ModifyResponse: p.modifyResponse,
+		Transport:      p.transport,
+		FlushInterval:  -1,
+		ErrorHandler:   p.upstreamError,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
 	p.conns = newConnListener()
 	p.inner = &http.Server{
@@ -250,8 +251,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target) {
 	cw := &countingWriter{ResponseWriter: w}
 	// Deferred so that a response the client abandons (ReverseProxy then
 	// panics with http.ErrAbortHandler) is audited too.
-	defer func() { rec.done(cw.status, cw.n, "allow", "") }()
-	f := forwarded{route: rt, target: t}
+	f := forwarded{route: rt, target: t, note: &note{}}
+	defer func() {
+		if f.note.rule != "" {
+			rec.done(cw.status, cw.n, "block", f.note.rule)
+			return
+		}
+		rec.done(cw.status, cw.n, "allow", "")
+	}()
 	if rt.Auth != nil {
 		f.credential = rt.Auth.Scheme + " " + st.secrets[rt.Auth.Slot].Reveal()
 	}
@@ -266,6 +273,13 @@ type forwarded struct {
 	target target
 	// credential is the Authorization value to inject, if any.
 	credential string
+	// note collects what happened after the decision, for the audit.
+	note *note
+}
+
+// note is what the response side adds to a request's audit event.
+type note struct {
+	rule string
 }
 
 // rewrite builds the upstream request: the target's scheme and authority,
@@ -288,6 +302,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header.Del("Proxy-Connection")
 	if f.credential != "" {
 		out.Header.Set("Authorization", f.credential)
+	}
+	// Inbound scanning reads responses as sent: ask for them uncompressed.
+	if len(f.route.DLP.Inbound) > 0 {
+		out.Header.Del("Accept-Encoding")
 	}
 }
 
