@@ -39,6 +39,7 @@ type egressServeOptions struct {
 	Audit      string
 	UpstreamCA string
 	Resolve    []string
+	Admin      string
 }
 
 func newEgressServeCmd(env *Env, runF func(context.Context, *egressServeOptions) error) *cobra.Command {
@@ -51,7 +52,9 @@ runs. The policy is compiled from the bottle in $BOT_BOTTLE_HOME; each
 credential is read from the host variable its route names. The CA is kept
 in --ca-dir (created on first use); agents trust DIR/ca.crt.
 
-SIGHUP reloads the policy from the manifests without dropping connections.`,
+SIGHUP, or POST /reload on the --admin address, reloads the policy from the
+manifests without dropping connections. The agent reads its routes and
+recent refusals at http://_egress.local/routes and /refusals.`,
 		Example: "  bot-bottle egress serve --bottle dev --listen 127.0.0.1:9099 --ca-dir /tmp/ca --resolve api.test=127.0.0.1:8443",
 		Args:    exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -71,8 +74,32 @@ SIGHUP reloads the policy from the manifests without dropping connections.`,
 	f.StringVar(&opts.Audit, "audit", "", "append hash-chained audit events to this file")
 	f.StringVar(&opts.UpstreamCA, "upstream-ca", "", "PEM file of an extra CA trusted for upstream TLS")
 	f.StringArrayVar(&opts.Resolve, "resolve", nil, "HOST=ADDR:PORT: dial ADDR:PORT for every connection to HOST (repeatable)")
+	f.StringVar(&opts.Admin, "admin", "", "loopback address for the operator API (POST /reload); never give it to the agent")
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	return cmd
+}
+
+// adminServer serves the operator API on a loopback address.
+func adminServer(addr string, reload func() error) (*http.Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return nil, flagErrorf("--admin %q must be a loopback address such as 127.0.0.1:9199", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		_, _ = w.Write([]byte("reloaded\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
 }
 
 // compileBottle resolves a bottle from the manifests and compiles its
@@ -155,22 +182,33 @@ func runEgressServe(ctx context.Context, opts *egressServeOptions) error {
 	fmt.Fprintf(env.IO.ErrOut, "egress: bottle %s, %d route(s), listening on %s; CA %s (sha256 %s)\n",
 		opts.Bottle, len(pol.Routes), ln.Addr(), opts.CADir+"/"+egress.CACertFile, ca.Fingerprint())
 
+	reload := func() error {
+		pol, secrets, err := compileBottle(env, opts.Bottle)
+		if err == nil {
+			err = proxy.Reload(pol, secrets)
+		}
+		if err != nil {
+			fmt.Fprintf(env.IO.ErrOut, "egress: reload refused, keeping the current policy: %v\n", err)
+			return err
+		}
+		fmt.Fprintf(env.IO.ErrOut, "egress: reloaded, %d route(s)\n", len(pol.Routes))
+		return nil
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			pol, secrets, err := compileBottle(env, opts.Bottle)
-			if err == nil {
-				err = proxy.Reload(pol, secrets)
-			}
-			if err != nil {
-				fmt.Fprintf(env.IO.ErrOut, "egress: reload refused, keeping the current policy: %v\n", err)
-				continue
-			}
-			fmt.Fprintf(env.IO.ErrOut, "egress: reloaded, %d route(s)\n", len(pol.Routes))
+			_ = reload()
 		}
 	}()
+	if opts.Admin != "" {
+		admin, err := adminServer(opts.Admin, reload)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = admin.Close() }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

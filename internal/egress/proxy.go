@@ -52,6 +52,7 @@ type Proxy struct {
 	ca         *CA
 	audit      AuditSink
 	supervisor Supervisor
+	refusals   refusalLog
 	log        *slog.Logger
 
 	transport *http.Transport
@@ -164,6 +165,10 @@ func (p *Proxy) Close() error {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodConnect {
 		p.serveConnect(w, r)
+		return
+	}
+	if !r.URL.IsAbs() || normHost(r.URL.Hostname()) == IntrospectionHost {
+		p.serveIntrospection(w, r)
 		return
 	}
 	t, ok := absoluteTarget(r.URL)

@@ -107,6 +107,7 @@ type env struct {
 	agentCA  *x509.CertPool
 	up       *upstream
 	events   *memAudit
+	proxy    *Proxy
 }
 
 type memAudit struct {
@@ -167,7 +168,7 @@ func newEnvWith(t *testing.T, policyJSON string) *env {
 	agentCA := x509.NewCertPool()
 	agentCA.AppendCertsFromPEM(ca.CertPEM())
 	u, _ := url.Parse(front.URL)
-	return &env{proxyURL: u, agentCA: agentCA, up: up, events: audit}
+	return &env{proxyURL: u, agentCA: agentCA, up: up, events: audit, proxy: p}
 }
 
 func (e *env) client(h2 bool) *http.Client {

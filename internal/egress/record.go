@@ -39,6 +39,7 @@ func (p *Proxy) start(r *http.Request, t target) *recorder {
 
 func (rc *recorder) refuse(w http.ResponseWriter, rf *refusal) {
 	rf.write(w)
+	rc.p.refusals.add(RecentRefusal{Time: rc.start.UTC(), Method: rc.ev.Method, Host: rc.ev.Host, Path: rc.ev.Path, Rule: rf.code, Reason: rf.reason})
 	rc.p.log.Info("refused", "method", rc.ev.Method, "host", rc.ev.Host, "path", rc.ev.Path, "rule", rf.code)
 	rc.done(http.StatusForbidden, 0, "block", rf.code, rf.reason)
 }
