@@ -375,3 +375,23 @@ func TestAuditRecordsDecisions(t *testing.T) {
 		t.Errorf("audit events = %+v; want one allow and one path-not-allowed block", evs)
 	}
 }
+
+// TestRebindingRefused: an allowed name that resolves to loopback is not
+// dialled (only an explicit --resolve pin may point there).
+func TestRebindingRefused(t *testing.T) {
+	pol := strings.Replace(testPolicy, `{"host": "open.test",`, `{"host": "localhost", "dlp": {"outbound": [], "inbound": [], "on_match": "block"}, "git_fetch": false},
+    {"host": "open.test",`, 1)
+	e := newEnvWith(t, pol)
+	resp, err := e.client(false).Get("https://localhost/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "never dials") {
+		t.Errorf("GET https://localhost/x = %d %q, want 502 naming the loopback rule", resp.StatusCode, body)
+	}
+	if len(e.up.Hits()) != 0 {
+		t.Errorf("the loopback upstream was reached")
+	}
+}

@@ -4,10 +4,43 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
 )
+
+// dialResolved resolves the host itself and dials the first address that
+// is not the sidecar's own machine: an allowed name whose DNS points at
+// loopback, link-local or unspecified addresses (rebinding) would reach
+// services the agent must not.
+func dialResolved(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
+			lastErr = fmt.Errorf("%s resolves to %s, which the proxy never dials (pin it with --resolve if that is intended)", host, ip)
+			continue
+		}
+		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("%s has no address", host)
+	}
+	return nil, lastErr
+}
 
 // newTransport returns the upstream transport. It dials the address the
 // proxy itself resolves for the allowed name (or the pinned one), never an
@@ -28,7 +61,7 @@ func newTransport(resolve map[string]string, roots *x509.CertPool) *http.Transpo
 			if to, ok := pinned[normHost(host)]; ok {
 				return d.DialContext(ctx, network, to)
 			}
-			return d.DialContext(ctx, network, addr)
+			return dialResolved(ctx, d, network, addr)
 		},
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:     true,
