@@ -184,29 +184,40 @@ func (sc *Scanner) ScanKnown(surface, text string) []Finding {
 
 var (
 	patternsOnce sync.Once
-	patterns     *detect.Detector
-	patternsErr  error
+	// plainPatterns runs the rules as written; decodingPatterns also
+	// decodes base64, hex and percent-encoded segments first (one level),
+	// which costs several times more and is kept for bodies.
+	plainPatterns, decodingPatterns *detect.Detector
+	patternsErr                     error
 )
 
-func patternDetector() (*detect.Detector, error) {
+func patternDetector(decoding bool) (*detect.Detector, error) {
 	patternsOnce.Do(func() {
 		// gitleaks logs through a global zerolog logger; the proxy logs
 		// through slog and must never print what a rule matched.
 		logging.Logger = zerolog.Nop()
-		patterns, patternsErr = detect.NewDetectorDefaultConfig()
-		if patternsErr == nil {
-			patterns.MaxDecodeDepth = 2
+		if plainPatterns, patternsErr = detect.NewDetectorDefaultConfig(); patternsErr != nil {
+			return
 		}
+		plainPatterns.MaxDecodeDepth = 0
+		if decodingPatterns, patternsErr = detect.NewDetectorDefaultConfig(); patternsErr != nil {
+			return
+		}
+		decodingPatterns.MaxDecodeDepth = 1
 	})
-	return patterns, patternsErr
+	if decoding {
+		return decodingPatterns, patternsErr
+	}
+	return plainPatterns, patternsErr
 }
 
 // ScanPatterns runs gitleaks' default rules over text found on surface.
-func ScanPatterns(surface, text string) ([]Finding, error) {
+// With decoding, encoded segments are decoded and scanned too.
+func ScanPatterns(surface, text string, decoding bool) ([]Finding, error) {
 	if text == "" {
 		return nil, nil
 	}
-	d, err := patternDetector()
+	d, err := patternDetector(decoding)
 	if err != nil {
 		return nil, err
 	}

@@ -68,16 +68,21 @@ func TestTokenPatterns(t *testing.T) {
 	// A GitHub token shape, built at run time so that no scanner flags
 	// this source file.
 	gh := "ghp_" + strings.Repeat("a1B2c3D4e5", 4)[:36]
-	fs, err := ScanPatterns("body", `{"note": "use `+gh+` for the api"}`)
+	fs, err := ScanPatterns("body", `{"note": "use `+gh+` for the api"}`, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(fs) == 0 || fs[0].Detector != TokenPatterns || fs[0].Text() != gh {
 		t.Errorf("ScanPatterns found %+v, want the GitHub token", fs)
 	}
-	fs, _ = ScanPatterns("body", "hello world, nothing secret here")
+	fs, _ = ScanPatterns("body", "hello world, nothing secret here", true)
 	if len(fs) != 0 {
 		t.Errorf("ScanPatterns on plain text = %+v", fs)
+	}
+	// Decoding finds the token inside base64; plain scanning does not.
+	enc := base64.StdEncoding.EncodeToString([]byte("token: " + gh + "\n"))
+	if fs, _ := ScanPatterns("body", "data="+enc, true); len(fs) == 0 {
+		t.Errorf("decoding ScanPatterns missed a base64-encoded token")
 	}
 }
 

@@ -187,3 +187,23 @@ func TestTokenPatternOnMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactRefusesEncodedMatch: a token that is only visible decoded
+// cannot be redacted in place, so redact refuses instead of passing it.
+func TestRedactRefusesEncodedMatch(t *testing.T) {
+	e := newEnvWith(t, dlpPolicy)
+	gh := "ghp_" + strings.Repeat("a1B2c3D4e5", 4)[:36]
+	enc := base64.StdEncoding.EncodeToString([]byte("token: " + gh + "\n"))
+	r, _ := http.NewRequest("POST", "https://redact.test/x", strings.NewReader("data="+enc))
+	resp, err := e.client(false).Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get(BlockHeader) != BlockDLPOutbound {
+		t.Errorf("encoded token to a redact route = %d %q, want refused", resp.StatusCode, resp.Header.Get(BlockHeader))
+	}
+	if len(e.up.Hits()) != 0 {
+		t.Errorf("the encoded token reached the upstream")
+	}
+}

@@ -64,20 +64,27 @@ func (p *Proxy) outbound(st *state, rt *policy.Route, t target, r *http.Request)
 		findings = nil
 	}
 	if patterns {
-		var all strings.Builder
+		// Headers, path and query are scanned as written; bodies, where
+		// encoded payloads travel, are decoded too.
+		var head strings.Builder
 		for _, s := range surfaces {
-			if s.name != "host" {
-				all.WriteString(s.text)
-				all.WriteByte('\n')
+			if s.name != "host" && s.name != "body" {
+				head.WriteString(s.text)
+				head.WriteByte('\n')
 			}
 		}
-		fs, err := dlp.ScanPatterns("request", all.String())
-		if err != nil {
-			return refuse(BlockDLPOutbound, "the token scanner is unavailable (%v); refusing rather than sending unscanned", err)
-		}
-		for _, f := range fs {
-			f.Surface = surfaceOf(surfaces, f.Text())
-			findings = append(findings, f)
+		for _, part := range []struct {
+			text     string
+			decoding bool
+		}{{head.String(), false}, {string(decoded), true}} {
+			fs, err := dlp.ScanPatterns("request", part.text, part.decoding)
+			if err != nil {
+				return refuse(BlockDLPOutbound, "the token scanner is unavailable (%v); refusing rather than sending unscanned", err)
+			}
+			for _, f := range fs {
+				f.Surface = surfaceOf(surfaces, f.Text())
+				findings = append(findings, f)
+			}
 		}
 	}
 	if len(findings) == 0 {
@@ -236,7 +243,9 @@ const redacted = "[REDACTED]"
 // separators stripped) refuses the request instead.
 func redact(r *http.Request, fs []dlp.Finding, body []byte) *refusal {
 	for _, f := range fs {
-		if f.Surface == "host" || f.Text() == "" {
+		// "request" means the match was only visible decoded (base64 and
+		// the like): replacing the decoded text would change nothing.
+		if f.Surface == "host" || f.Surface == "request" || f.Text() == "" {
 			return refuse(BlockDLPOutbound, "%s; it cannot be redacted from there", describe([]dlp.Finding{f}))
 		}
 	}
