@@ -48,9 +48,16 @@ func (p *Proxy) outbound(st *state, rt *policy.Route, t target, r *http.Request)
 	}
 	surfaces := requestSurfaces(t, r, decoded)
 	var findings []dlp.Finding
-	for _, s := range surfaces {
-		if known {
-			findings = append(findings, st.scanner.ScanKnown(s.name, s.text)...)
+	if known {
+		// One pass over all surfaces joined: cheap when nothing matches.
+		var all strings.Builder
+		for _, s := range surfaces {
+			all.WriteString(s.text)
+			all.WriteString("\n")
+		}
+		for _, f := range st.scanner.ScanKnown("request", all.String()) {
+			f.Surface = surfaceOf(surfaces, f.Text())
+			findings = append(findings, f)
 		}
 	}
 	// Security: a secret sent anywhere but the hosts it belongs to is
