@@ -2,24 +2,19 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"os"
-	"os/signal"
+	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/bot-bottle/bot-bottle/internal/audit"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/sidecar"
 )
 
 func newEgressCmd(env *Env) *cobra.Command {
@@ -79,29 +74,6 @@ recent refusals at http://_egress.local/routes and /refusals.`,
 	return cmd
 }
 
-// adminServer serves the operator API on a loopback address.
-func adminServer(addr string, reload func() error) (*http.Server, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return nil, flagErrorf("--admin %q must be a loopback address such as 127.0.0.1:9199", addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
-		if err := reload(); err != nil {
-			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-			return
-		}
-		_, _ = w.Write([]byte("reloaded\n"))
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
-}
-
 // compileBottle resolves a bottle from the manifests and compiles its
 // policy, reading each credential from the host variable it names.
 func compileBottle(env *Env, name string) (*policy.Policy, map[string]secret.Value, error) {
@@ -131,95 +103,46 @@ func compileBottle(env *Env, name string) (*policy.Policy, map[string]secret.Val
 
 func runEgressServe(ctx context.Context, opts *egressServeOptions) error {
 	env := opts.env
+	resolve, err := parseResolve(opts.Resolve)
+	if err != nil {
+		return err
+	}
+	err = sidecar.Run(ctx, sidecar.Config{
+		Listen:     opts.Listen,
+		CADir:      opts.CADir,
+		Audit:      opts.Audit,
+		UpstreamCA: opts.UpstreamCA,
+		Resolve:    resolve,
+		Admin:      opts.Admin,
+		Load:       func() (*policy.Policy, map[string]secret.Value, error) { return compileBottle(env, opts.Bottle) },
+		Ready: func(addr net.Addr, ca *egress.CA, pol *policy.Policy) {
+			fmt.Fprintf(env.IO.ErrOut, "egress: bottle %s, %d route(s), listening on %s; CA %s (sha256 %s)\n",
+				opts.Bottle, len(pol.Routes), addr, filepath.Join(opts.CADir, egress.CACertFile), ca.Fingerprint())
+		},
+		Reloaded: func(pol *policy.Policy, err error) {
+			if err != nil {
+				fmt.Fprintf(env.IO.ErrOut, "egress: reload refused, keeping the current policy: %v\n", err)
+				return
+			}
+			fmt.Fprintf(env.IO.ErrOut, "egress: reloaded, %d route(s)\n", len(pol.Routes))
+		},
+		Log: env.Log,
+	})
+	if errors.Is(err, sidecar.ErrAdminAddr) {
+		return FlagError{Err: fmt.Errorf("--admin %q: %w", opts.Admin, err)}
+	}
+	return err
+}
+
+// parseResolve reads HOST=ADDR:PORT pins.
+func parseResolve(pins []string) (map[string]string, error) {
 	resolve := map[string]string{}
-	for _, r := range opts.Resolve {
+	for _, r := range pins {
 		host, addr, ok := strings.Cut(r, "=")
 		if _, _, err := net.SplitHostPort(addr); !ok || host == "" || err != nil {
-			return flagErrorf("--resolve %q must be HOST=ADDR:PORT", r)
+			return nil, flagErrorf("--resolve %q must be HOST=ADDR:PORT", r)
 		}
 		resolve[host] = addr
 	}
-	pol, secrets, err := compileBottle(env, opts.Bottle)
-	if err != nil {
-		return err
-	}
-	roots, err := x509.SystemCertPool()
-	if err != nil {
-		roots = x509.NewCertPool()
-	}
-	if opts.UpstreamCA != "" {
-		pem, err := os.ReadFile(opts.UpstreamCA)
-		if err != nil {
-			return fmt.Errorf("reading --upstream-ca: %w", err)
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--upstream-ca %s holds no PEM certificate", opts.UpstreamCA)
-		}
-	}
-	ca, err := egress.LoadOrCreateCA(opts.CADir, opts.Bottle)
-	if err != nil {
-		return fmt.Errorf("loading the CA in %s: %w", opts.CADir, err)
-	}
-	cfg := egress.Config{Policy: pol, CA: ca, Secrets: secrets, Resolve: resolve, UpstreamRoots: roots, Log: env.Log}
-	if opts.Audit != "" {
-		w, err := audit.Open(opts.Audit)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = w.Close() }()
-		cfg.Audit = &egress.AuditLog{W: w, Bottle: opts.Bottle, Log: env.Log}
-	}
-	proxy, err := egress.New(cfg)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = proxy.Close() }()
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", opts.Listen, err)
-	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
-	fmt.Fprintf(env.IO.ErrOut, "egress: bottle %s, %d route(s), listening on %s; CA %s (sha256 %s)\n",
-		opts.Bottle, len(pol.Routes), ln.Addr(), opts.CADir+"/"+egress.CACertFile, ca.Fingerprint())
-
-	reload := func() error {
-		pol, secrets, err := compileBottle(env, opts.Bottle)
-		if err == nil {
-			err = proxy.Reload(pol, secrets)
-		}
-		if err != nil {
-			fmt.Fprintf(env.IO.ErrOut, "egress: reload refused, keeping the current policy: %v\n", err)
-			return err
-		}
-		fmt.Fprintf(env.IO.ErrOut, "egress: reloaded, %d route(s)\n", len(pol.Routes))
-		return nil
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			_ = reload()
-		}
-	}()
-	if opts.Admin != "" {
-		admin, err := adminServer(opts.Admin, reload)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = admin.Close() }()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		return nil
-	}
+	return resolve, nil
 }

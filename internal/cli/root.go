@@ -99,6 +99,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newVersionCmd(env, nil),
 		newEgressCmd(env),
 		newAuditCmd(env),
+		newSidecarCmd(env),
 	} {
 		root.AddCommand(c)
 	}

@@ -1,0 +1,201 @@
+// Package sidecar runs a bottle's sidecar services: today the egress
+// proxy; git-gate and supervise join it. It holds the compiled policy and
+// the secrets, never a manifest, and it fails closed: if a service stops,
+// Run returns and the bottle loses its only way out.
+package sidecar
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/audit"
+	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
+)
+
+// Loader returns the policy to enforce and the secret of each of its
+// slots. It is called at start and on every reload.
+type Loader func() (*policy.Policy, map[string]secret.Value, error)
+
+// Config configures Run.
+type Config struct {
+	// Listen is the egress proxy's address, e.g. ":9099".
+	Listen string
+	// CADir holds the interception CA; it is created on first use.
+	CADir string
+	// Audit, when set, is the hash-chained audit log file.
+	Audit string
+	// UpstreamCA, when set, is a PEM file trusted for upstream TLS besides
+	// the system roots.
+	UpstreamCA string
+	// Resolve pins hosts to addresses.
+	Resolve map[string]string
+	// Admin, when set, is a loopback address serving POST /reload.
+	Admin string
+	Load  Loader
+	// Ready is called once the proxy listens.
+	Ready func(addr net.Addr, ca *egress.CA, pol *policy.Policy)
+	// Reloaded is called after each reload attempt.
+	Reloaded func(pol *policy.Policy, err error)
+	Log      *slog.Logger
+}
+
+// Run serves until ctx ends or a service fails.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pol, secrets, err := cfg.Load()
+	if err != nil {
+		return err
+	}
+	roots, err := upstreamRoots(cfg.UpstreamCA)
+	if err != nil {
+		return err
+	}
+	ca, err := egress.LoadOrCreateCA(cfg.CADir, pol.Bottle)
+	if err != nil {
+		return fmt.Errorf("loading the CA in %s: %w", cfg.CADir, err)
+	}
+	ecfg := egress.Config{Policy: pol, CA: ca, Secrets: secrets, Resolve: cfg.Resolve, UpstreamRoots: roots, Log: log}
+	if cfg.Audit != "" {
+		w, err := audit.Open(cfg.Audit)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = w.Close() }()
+		ecfg.Audit = &egress.AuditLog{W: w, Bottle: pol.Bottle, Log: log}
+	}
+	proxy, err := egress.New(ecfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = proxy.Close() }()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
+
+	reload := func() error {
+		pol, secrets, err := cfg.Load()
+		if err == nil {
+			err = proxy.Reload(pol, secrets)
+		}
+		if cfg.Reloaded != nil {
+			cfg.Reloaded(pol, err)
+		}
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = reload()
+		}
+	}()
+	if cfg.Admin != "" {
+		admin, err := adminServer(cfg.Admin, reload)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer func() { _ = admin.Close() }()
+	}
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr(), ca, pol)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("egress proxy stopped: %w", err)
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
+}
+
+func upstreamRoots(extra string) (*x509.CertPool, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if extra == "" {
+		return roots, nil
+	}
+	pem, err := os.ReadFile(extra)
+	if err != nil {
+		return nil, fmt.Errorf("reading the upstream CA: %w", err)
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("upstream CA %s holds no PEM certificate", extra)
+	}
+	return roots, nil
+}
+
+// ErrAdminAddr reports an admin address that is not loopback.
+var ErrAdminAddr = errors.New("the admin address must be loopback, such as 127.0.0.1:9199")
+
+// adminServer serves the operator API on a loopback address.
+func adminServer(addr string, reload func() error) (*http.Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return nil, ErrAdminAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		_, _ = w.Write([]byte("reloaded\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+// PolicyFileLoader loads a compiled policy file and takes each slot's
+// secret from the environment variable named after the slot.
+func PolicyFileLoader(path string, lookupEnv func(string) (string, bool)) Loader {
+	return func() (*policy.Policy, map[string]secret.Value, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the policy: %w", err)
+		}
+		pol, err := policy.Parse(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		secrets := map[string]secret.Value{}
+		for _, t := range pol.Tokens {
+			v, ok := lookupEnv(t.Slot)
+			if !ok || v == "" {
+				return nil, nil, fmt.Errorf("the secret for %s (host variable %s) was not handed to the sidecar", t.Slot, t.Env)
+			}
+			secrets[t.Slot] = secret.New(v)
+		}
+		return pol, secrets, nil
+	}
+}
