@@ -407,3 +407,33 @@ func TestRebindingRefused(t *testing.T) {
 		t.Errorf("the loopback upstream was reached")
 	}
 }
+
+// TestAbsoluteFormInsideTunnel: a request inside a tunnel to open.test that
+// names another host in its request URI is fronting, and is refused.
+func TestAbsoluteFormInsideTunnel(t *testing.T) {
+	e := newEnv(t)
+	c, err := net.Dial("tcp", e.proxyURL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "CONNECT open.test:443 HTTP/1.1\r\nHost: open.test:443\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT = %v %v", resp, err)
+	}
+	resp.Body.Close()
+	tc := tls.Client(c, &tls.Config{ServerName: "open.test", RootCAs: e.agentCA, NextProtos: []string{"http/1.1"}})
+	fmt.Fprintf(tc, "GET https://api.test/v1/x HTTP/1.1\r\nHost: open.test\r\n\r\n")
+	resp, err = http.ReadResponse(bufio.NewReader(tc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get(BlockHeader) != BlockHostMismatch {
+		t.Errorf("absolute-form for another host = %d %q, want 403 %s", resp.StatusCode, resp.Header.Get(BlockHeader), BlockHostMismatch)
+	}
+	if len(e.up.Hits()) != 0 {
+		t.Errorf("the fronted request reached an upstream")
+	}
+}
