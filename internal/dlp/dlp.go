@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -200,9 +201,8 @@ func patternDetector(decoding bool) (*detect.Detector, error) {
 			return
 		}
 		plainPatterns.MaxDecodeDepth = 0
-		if decodingPatterns, patternsErr = detect.NewDetectorDefaultConfig(); patternsErr != nil {
-			return
-		}
+		// The second detector shares the first one's compiled rules.
+		decodingPatterns = detect.NewDetector(plainPatterns.Config)
 		decodingPatterns.MaxDecodeDepth = 1
 	})
 	if decoding {
@@ -210,6 +210,13 @@ func patternDetector(decoding bool) (*detect.Detector, error) {
 	}
 	return plainPatterns, patternsErr
 }
+
+// Warm loads the pattern rules (about 30 ms) ahead of the first scan.
+func Warm() { _, _ = patternDetector(false) }
+
+// patternSlots bounds concurrent pattern scans: they are CPU-bound, and
+// each concurrent scan makes every rule's regexp keep another matcher.
+var patternSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
 // ScanPatterns runs gitleaks' default rules over text found on surface.
 // With decoding, encoded segments are decoded and scanned too.
@@ -221,8 +228,11 @@ func ScanPatterns(surface, text string, decoding bool) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	patternSlots <- struct{}{}
+	found := d.DetectString(text)
+	<-patternSlots
 	var out []Finding
-	for _, f := range d.DetectString(text) {
+	for _, f := range found {
 		out = append(out, Finding{Detector: TokenPatterns, Rule: f.RuleID, Surface: surface, text: f.Secret})
 	}
 	return out, nil

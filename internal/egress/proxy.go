@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,7 @@ type Proxy struct {
 	refusals   refusalLog
 	log        *slog.Logger
 
-	transport *http.Transport
+	transport *transport
 	rp        *httputil.ReverseProxy
 	inner     *http.Server
 	conns     *connListener
@@ -89,6 +90,13 @@ func newState(pol *policy.Policy, secrets map[string]secret.Value) (*state, erro
 	if len(known) > 0 {
 		st.scanner = dlp.New(known)
 	}
+	for _, rt := range pol.Routes {
+		if slices.Contains(rt.DLP.Outbound, dlp.TokenPatterns) {
+			// Load the rules while the proxy starts, not on the first request.
+			go dlp.Warm()
+			break
+		}
+	}
 	return st, nil
 }
 
@@ -114,9 +122,12 @@ func New(cfg Config) (*Proxy, error) {
 		Rewrite:        p.rewrite,
 		ModifyResponse: p.modifyResponse,
 		Transport:      p.transport,
-		FlushInterval:  -1,
-		ErrorHandler:   p.upstreamError,
-		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		// Zero: sized responses are buffered as usual, while streams
+		// (text/event-stream, or no Content-Length) are flushed after
+		// every write.
+		FlushInterval: 0,
+		ErrorHandler:  p.upstreamError,
+		ErrorLog:      slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
 	p.conns = newConnListener()
 	p.inner = &http.Server{

@@ -221,8 +221,9 @@ func TestAllowedRequestGetsCredential(t *testing.T) {
 			if len(hits) != 1 || hits[0].Auth != "Bearer "+testSecret {
 				t.Fatalf("upstream hits = %+v, want one with the injected credential", hits)
 			}
-			if hits[0].Proto != "HTTP/2.0" {
-				t.Errorf("upstream protocol = %s, want HTTP/2.0", hits[0].Proto)
+			// The upstream is spoken to in the agent's protocol.
+			if hits[0].Proto != wantProto {
+				t.Errorf("upstream protocol = %s, want %s", hits[0].Proto, wantProto)
 			}
 		})
 	}

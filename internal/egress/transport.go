@@ -42,10 +42,39 @@ func dialResolved(ctx context.Context, d *net.Dialer, network, addr string) (net
 	return nil, lastErr
 }
 
-// newTransport returns the upstream transport. It dials the address the
+// transport sends each request upstream in the protocol the agent used:
+// HTTP/2 when the agent spoke HTTP/2 (gRPC and trailers need it end to
+// end), HTTP/1.1 otherwise, which costs less per request.
+type transport struct {
+	h1, h2 *http.Transport
+}
+
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.ProtoMajor == 2 {
+		return t.h2.RoundTrip(r)
+	}
+	return t.h1.RoundTrip(r)
+}
+
+// CloseIdleConnections closes the idle upstream connections.
+func (t *transport) CloseIdleConnections() {
+	t.h1.CloseIdleConnections()
+	t.h2.CloseIdleConnections()
+}
+
+func newTransport(resolve map[string]string, roots *x509.CertPool) *transport {
+	h2 := newHTTPTransport(resolve, roots)
+	h1 := newHTTPTransport(resolve, roots)
+	h1.ForceAttemptHTTP2 = false
+	h1.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	h1.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	return &transport{h1: h1, h2: h2}
+}
+
+// newHTTPTransport returns the upstream transport. It dials the address the
 // proxy itself resolves for the allowed name (or the pinned one), never an
 // address the agent chose, and verifies upstream TLS for that name.
-func newTransport(resolve map[string]string, roots *x509.CertPool) *http.Transport {
+func newHTTPTransport(resolve map[string]string, roots *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	pinned := make(map[string]string, len(resolve))
 	for h, addr := range resolve {
