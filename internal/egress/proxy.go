@@ -60,8 +60,8 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 	inner     *http.Server
 	conns     *connListener
-	// targets maps an intercepted *tls.Conn to its CONNECT target.
-	targets sync.Map
+	// tunnels maps an intercepted *tls.Conn to its *tunnel.
+	tunnels sync.Map
 }
 
 // state is what a reload replaces at once: the policy and its secrets.
@@ -100,7 +100,14 @@ func newState(pol *policy.Policy, secrets map[string]secret.Value) (*state, erro
 	return st, nil
 }
 
-type targetKey struct{}
+type tunnelKey struct{}
+
+// tunnel is one intercepted CONNECT: where it goes, and its own upstream
+// connection for HTTP/1.1 requests.
+type tunnel struct {
+	target target
+	pin    *pinnedConn
+}
 
 // New returns a proxy enforcing cfg.Policy.
 func New(cfg Config) (*Proxy, error) {
@@ -136,14 +143,16 @@ func New(cfg Config) (*Proxy, error) {
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if t, ok := p.targets.Load(c); ok {
-				return context.WithValue(ctx, targetKey{}, t)
+			if t, ok := p.tunnels.Load(c); ok {
+				return context.WithValue(ctx, tunnelKey{}, t)
 			}
 			return ctx
 		},
 		ConnState: func(c net.Conn, s http.ConnState) {
 			if s == http.StateClosed || s == http.StateHijacked {
-				p.targets.Delete(c)
+				if t, ok := p.tunnels.LoadAndDelete(c); ok {
+					t.(*tunnel).pin.close()
+				}
 			}
 		},
 	}
@@ -188,7 +197,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.refuse(w, refuse(BlockBadRequest, "this is a proxy: send CONNECT or an absolute http:// URL"))
 		return
 	}
-	p.forward(w, r, t)
+	p.forward(w, r, t, nil)
 }
 
 func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
@@ -233,7 +242,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	p.targets.Store(net.Conn(tc), t)
+	p.tunnels.Store(net.Conn(tc), &tunnel{target: t, pin: &pinnedConn{}})
 	if !p.conns.push(tc) {
 		_ = tc.Close()
 	}
@@ -241,16 +250,16 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 
 // serveIntercepted handles one request inside an intercepted tunnel.
 func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
-	t, ok := r.Context().Value(targetKey{}).(target)
+	tn, ok := r.Context().Value(tunnelKey{}).(*tunnel)
 	if !ok {
 		http.Error(w, "unknown tunnel", http.StatusInternalServerError)
 		return
 	}
-	p.forward(w, r, t)
+	p.forward(w, r, tn.target, tn.pin)
 }
 
 // forward decides and, when allowed, proxies one request to its upstream.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *pinnedConn) {
 	rec := p.start(r, t)
 	st := p.state.Load()
 	rt, path, rf := decide(st.pol, t, r)
@@ -267,7 +276,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target) {
 	cw := &countingWriter{ResponseWriter: w}
 	// Deferred so that a response the client abandons (ReverseProxy then
 	// panics with http.ErrAbortHandler) is audited too.
-	f := forwarded{route: rt, target: t, note: &note{}}
+	f := forwarded{route: rt, target: t, note: &note{}, pin: pin}
 	defer func() {
 		if f.note.rule != "" {
 			rec.done(cw.status, cw.n, "block", f.note.rule)
@@ -289,6 +298,8 @@ type forwarded struct {
 	target target
 	// credential is the Authorization value to inject, if any.
 	credential string
+	// pin is the tunnel's own upstream connection, if it has one.
+	pin *pinnedConn
 	// note collects what happened after the decision, for the audit.
 	note *note
 }

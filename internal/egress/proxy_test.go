@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,8 +31,10 @@ type upstream struct {
 	srv *httptest.Server
 	// release lets a streaming handler send the rest of its stream.
 	release chan struct{}
-	mu      sync.Mutex
-	hits    []hit
+	// opened counts the connections the upstream accepted.
+	opened atomic.Int32
+	mu     sync.Mutex
+	hits   []hit
 }
 
 func (u *upstream) Hits() []hit {
@@ -94,6 +97,11 @@ func newUpstream(t *testing.T, ca *CA, names ...string) *upstream {
 	}
 	u.srv.TLS = &tls.Config{Certificates: certs}
 	u.srv.EnableHTTP2 = true
+	u.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			u.opened.Add(1)
+		}
+	}
 	u.srv.StartTLS()
 	t.Cleanup(u.srv.Close)
 	return u

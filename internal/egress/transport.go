@@ -47,11 +47,16 @@ func dialResolved(ctx context.Context, d *net.Dialer, network, addr string) (net
 // end), HTTP/1.1 otherwise, which costs less per request.
 type transport struct {
 	h1, h2 *http.Transport
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	roots  *x509.CertPool
 }
 
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.ProtoMajor == 2 {
 		return t.h2.RoundTrip(r)
+	}
+	if f, ok := r.Context().Value(routeKey{}).(forwarded); ok && f.pin != nil && f.target.tls && pinnable(r) {
+		return t.roundTripPinned(f.pin, f.target, r)
 	}
 	return t.h1.RoundTrip(r)
 }
@@ -68,7 +73,7 @@ func newTransport(resolve map[string]string, roots *x509.CertPool) *transport {
 	h1.ForceAttemptHTTP2 = false
 	h1.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	h1.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	return &transport{h1: h1, h2: h2}
+	return &transport{h1: h1, h2: h2, dial: h1.DialContext, roots: roots}
 }
 
 // newHTTPTransport returns the upstream transport. It dials the address the

@@ -1,0 +1,172 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// maxPinnedBody is the largest request body sent on a tunnel's pinned
+// connection: the request is written whole before the response is read,
+// so a large body goes through the shared transport, which does both at
+// once.
+const maxPinnedBody = 64 << 10
+
+// pinnedConn is the upstream connection of one HTTP/1.1 agent tunnel. The
+// tunnel's requests arrive one at a time, so they are written and read
+// inline on the handler's goroutine: no transport goroutines and no
+// hand-offs between them, which is most of what a small request costs.
+type pinnedConn struct {
+	mu sync.Mutex
+	// conn, br, busy and closed are guarded by mu. conn is nil while a
+	// request owns it or before the first dial.
+	conn   net.Conn
+	br     *bufio.Reader
+	busy   bool
+	closed bool
+}
+
+// close drops the idle connection; a request in flight drops its own.
+func (pc *pinnedConn) close() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.closed = true
+	if pc.conn != nil {
+		_ = pc.conn.Close()
+		pc.conn, pc.br = nil, nil
+	}
+}
+
+func (pc *pinnedConn) take() (net.Conn, *bufio.Reader, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.busy || pc.closed {
+		return nil, nil, false
+	}
+	pc.busy = true
+	c, br := pc.conn, pc.br
+	pc.conn, pc.br = nil, nil
+	return c, br, true
+}
+
+func (pc *pinnedConn) release(c net.Conn, br *bufio.Reader, keep bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.busy = false
+	if keep && !pc.closed && c != nil {
+		pc.conn, pc.br = c, br
+		return
+	}
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
+// pinnable reports whether r may use a tunnel's pinned connection.
+func pinnable(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ContentLength > maxPinnedBody || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody) {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		if strings.Contains(strings.ToLower(v), "upgrade") {
+			return false
+		}
+	}
+	return r.Header.Get("Expect") == ""
+}
+
+// roundTripPinned sends r on the tunnel's own upstream connection, dialling
+// it when needed. A reused connection the upstream closed in the meantime
+// is redialled once for requests without a body.
+func (t *transport) roundTripPinned(pc *pinnedConn, tg target, r *http.Request) (*http.Response, error) {
+	c, br, ok := pc.take()
+	if !ok {
+		return t.h1.RoundTrip(r)
+	}
+	for attempt := 0; ; attempt++ {
+		reused := c != nil
+		if c == nil {
+			var err error
+			if c, err = t.dialTLS(r.Context(), tg); err != nil {
+				pc.release(nil, nil, false)
+				return nil, err
+			}
+			br = bufio.NewReader(c)
+		}
+		resp, err := sendOn(c, br, r)
+		if err == nil {
+			resp.Body = &pinnedBody{rc: resp.Body, pc: pc, c: c, br: br, keep: !resp.Close && !r.Close}
+			return resp, nil
+		}
+		_ = c.Close()
+		c, br = nil, nil
+		if !reused || attempt > 0 || (r.Body != nil && r.Body != http.NoBody) || r.Context().Err() != nil {
+			pc.release(nil, nil, false)
+			return nil, err
+		}
+	}
+}
+
+func sendOn(c net.Conn, br *bufio.Reader, r *http.Request) (*http.Response, error) {
+	// Buffered: Request.Write makes a write per header line, and each
+	// would be its own TLS record and system call.
+	bw := bufio.NewWriterSize(c, 4<<10)
+	if err := r.Write(bw); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	return http.ReadResponse(br, r)
+}
+
+// dialTLS opens a verified HTTP/1.1 TLS connection to the tunnel's host.
+func (t *transport) dialTLS(ctx context.Context, tg target) (net.Conn, error) {
+	c, err := t.dial(ctx, "tcp", net.JoinHostPort(tg.host, tg.port))
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(c, &tls.Config{ServerName: tg.host, RootCAs: t.roots, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// pinnedBody hands the connection back when the response has been read to
+// its end, and drops it when the reader stops early.
+type pinnedBody struct {
+	rc   io.ReadCloser
+	pc   *pinnedConn
+	c    net.Conn
+	br   *bufio.Reader
+	keep bool
+	once sync.Once
+	eof  bool
+}
+
+func (b *pinnedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if errors.Is(err, io.EOF) {
+		b.eof = true
+		b.done()
+	}
+	return n, err
+}
+
+func (b *pinnedBody) Close() error {
+	err := b.rc.Close()
+	b.done()
+	return err
+}
+
+func (b *pinnedBody) done() {
+	b.once.Do(func() { b.pc.release(b.c, b.br, b.keep && b.eof) })
+}
