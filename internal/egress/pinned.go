@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // maxPinnedBody is the largest request body sent on a tunnel's pinned
@@ -23,6 +24,11 @@ const maxPinnedBody = 64 << 10
 // inline on the handler's goroutine: no transport goroutines and no
 // hand-offs between them, which is most of what a small request costs.
 type pinnedConn struct {
+	// pool receives the idle connection when the tunnel closes, so that
+	// the next tunnel to the same host need not dial and handshake again.
+	pool *connPool
+	key  string
+
 	mu sync.Mutex
 	// conn, br, busy and closed are guarded by mu. conn is nil while a
 	// request owns it or before the first dial.
@@ -32,13 +38,14 @@ type pinnedConn struct {
 	closed bool
 }
 
-// close drops the idle connection; a request in flight drops its own.
+// close hands the idle connection to the pool; a request in flight drops
+// its own.
 func (pc *pinnedConn) close() {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	pc.closed = true
 	if pc.conn != nil {
-		_ = pc.conn.Close()
+		pc.pool.put(pc.key, pc.conn, pc.br)
 		pc.conn, pc.br = nil, nil
 	}
 }
@@ -89,6 +96,9 @@ func (t *transport) roundTripPinned(pc *pinnedConn, tg target, r *http.Request) 
 	if !ok {
 		return t.h1.RoundTrip(r)
 	}
+	if c == nil {
+		c, br = pc.pool.get(pc.key)
+	}
 	for attempt := 0; ; attempt++ {
 		reused := c != nil
 		if c == nil {
@@ -138,6 +148,70 @@ func (t *transport) dialTLS(ctx context.Context, tg target) (net.Conn, error) {
 		return nil, err
 	}
 	return tc, nil
+}
+
+// connPool keeps the idle connections of closed tunnels for the next
+// tunnel to the same host.
+type connPool struct {
+	mu sync.Mutex
+	// idle is guarded by mu, newest last.
+	idle map[string][]idleConn
+}
+
+type idleConn struct {
+	c     net.Conn
+	br    *bufio.Reader
+	since time.Time
+}
+
+const (
+	poolPerHost = 32
+	poolIdle    = 60 * time.Second
+)
+
+func (p *connPool) put(key string, c net.Conn, br *bufio.Reader) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idle == nil {
+		p.idle = map[string][]idleConn{}
+	}
+	list := p.idle[key]
+	if len(list) >= poolPerHost {
+		_ = list[0].c.Close()
+		list = list[1:]
+	}
+	p.idle[key] = append(list, idleConn{c: c, br: br, since: time.Now()})
+}
+
+// get returns the newest idle connection to key that has not idled too
+// long, or nils.
+func (p *connPool) get(key string) (net.Conn, *bufio.Reader) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.idle[key]
+	for len(list) > 0 {
+		ic := list[len(list)-1]
+		list = list[:len(list)-1]
+		if time.Since(ic.since) < poolIdle {
+			p.idle[key] = list
+			return ic.c, ic.br
+		}
+		_ = ic.c.Close()
+	}
+	delete(p.idle, key)
+	return nil, nil
+}
+
+// closeAll closes every idle connection.
+func (p *connPool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, list := range p.idle {
+		for _, ic := range list {
+			_ = ic.c.Close()
+		}
+	}
+	p.idle = nil
 }
 
 // pinnedBody hands the connection back when the response has been read to

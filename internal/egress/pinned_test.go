@@ -3,6 +3,7 @@ package egress
 import (
 	"io"
 	"testing"
+	"time"
 )
 
 // TestPinnedUpstreamConnection: an HTTP/1.1 tunnel keeps one upstream
@@ -37,5 +38,25 @@ func TestPinnedUpstreamConnection(t *testing.T) {
 	}
 	if n := len(e.up.Hits()); n != 12 {
 		t.Errorf("upstream saw %d requests, want 12", n)
+	}
+}
+
+// TestPinnedConnectionPooled: a new tunnel to the same host reuses the
+// upstream connection a closed tunnel left idle.
+func TestPinnedConnectionPooled(t *testing.T) {
+	e := newEnv(t)
+	for range 5 {
+		c := e.client(false)
+		resp, err := c.Get("https://api.test/v1/models")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		c.CloseIdleConnections() // closes the tunnel
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := e.up.opened.Load(); n != 1 {
+		t.Errorf("5 tunnels one after another opened %d upstream connections, want 1", n)
 	}
 }

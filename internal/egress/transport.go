@@ -49,6 +49,7 @@ type transport struct {
 	h1, h2 *http.Transport
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	roots  *x509.CertPool
+	pool   connPool
 }
 
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -65,6 +66,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (t *transport) CloseIdleConnections() {
 	t.h1.CloseIdleConnections()
 	t.h2.CloseIdleConnections()
+	t.pool.closeAll()
 }
 
 func newTransport(resolve map[string]string, roots *x509.CertPool) *transport {

@@ -60,6 +60,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	egress.WarmFor(pol)
 	roots, err := upstreamRoots(cfg.UpstreamCA)
 	if err != nil {
 		return err
