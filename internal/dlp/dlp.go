@@ -10,10 +10,12 @@ import (
 	"encoding/hex"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
+	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/logging"
 
@@ -197,9 +199,11 @@ func patternDetector(decoding bool) (*detect.Detector, error) {
 		// gitleaks logs through a global zerolog logger; the proxy logs
 		// through slog and must never print what a rule matched.
 		logging.Logger = zerolog.Nop()
-		if plainPatterns, patternsErr = detect.NewDetectorDefaultConfig(); patternsErr != nil {
+		var d *detect.Detector
+		if d, patternsErr = detect.NewDetectorDefaultConfig(); patternsErr != nil {
 			return
 		}
+		plainPatterns = detect.NewDetector(vendorRules(d.Config))
 		plainPatterns.MaxDecodeDepth = 0
 		// The second detector shares the first one's compiled rules.
 		decodingPatterns = detect.NewDetector(plainPatterns.Config)
@@ -209,6 +213,34 @@ func patternDetector(decoding bool) (*detect.Detector, error) {
 		return decodingPatterns, patternsErr
 	}
 	return plainPatterns, patternsErr
+}
+
+// droppedRules are gitleaks rules the proxy does not run. generic-api-key
+// matches any long value next to a word like "key" or "token": in agent
+// traffic (code sent to model APIs) it fires on ordinary source, and its
+// stop-word tables are two thirds of the rule set's memory. Known secrets
+// cover the credentials the bottle actually holds.
+var droppedRules = []string{"generic-api-key"}
+
+// vendorRules returns cfg without the dropped rules, its keyword index
+// rebuilt from the rules that remain.
+func vendorRules(cfg config.Config) config.Config {
+	out := cfg
+	out.Rules = make(map[string]config.Rule, len(cfg.Rules))
+	out.Keywords = map[string]struct{}{}
+	out.OrderedRules = nil
+	for _, id := range cfg.OrderedRules {
+		if slices.Contains(droppedRules, id) {
+			continue
+		}
+		r := cfg.Rules[id]
+		out.Rules[id] = r
+		out.OrderedRules = append(out.OrderedRules, id)
+		for _, k := range r.Keywords {
+			out.Keywords[strings.ToLower(k)] = struct{}{}
+		}
+	}
+	return out
 }
 
 // Warm loads the pattern rules (about 30 ms) ahead of the first scan.
