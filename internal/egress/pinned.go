@@ -109,11 +109,17 @@ func (t *transport) roundTripPinned(pc *pinnedConn, tg target, r *http.Request) 
 			}
 			br = bufio.NewReader(c)
 		}
+		// The connection is read and written inline, so a cancelled
+		// request (the agent went away) must unblock it: an expired
+		// deadline does, and the connection is then dropped.
+		conn := c
+		stop := context.AfterFunc(r.Context(), func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 		resp, err := sendOn(c, br, r)
 		if err == nil {
-			resp.Body = &pinnedBody{rc: resp.Body, pc: pc, c: c, br: br, keep: !resp.Close && !r.Close}
+			resp.Body = &pinnedBody{rc: resp.Body, pc: pc, c: c, br: br, keep: !resp.Close && !r.Close, stop: stop}
 			return resp, nil
 		}
+		stop()
 		_ = c.Close()
 		c, br = nil, nil
 		if !reused || attempt > 0 || (r.Body != nil && r.Body != http.NoBody) || r.Context().Err() != nil {
@@ -224,6 +230,9 @@ type pinnedBody struct {
 	keep bool
 	once sync.Once
 	eof  bool
+	// stop ends the cancellation watch; it reports false when the watch
+	// already fired, and the connection is then unusable.
+	stop func() bool
 }
 
 func (b *pinnedBody) Read(p []byte) (int, error) {
@@ -242,5 +251,8 @@ func (b *pinnedBody) Close() error {
 }
 
 func (b *pinnedBody) done() {
-	b.once.Do(func() { b.pc.release(b.c, b.br, b.keep && b.eof) })
+	b.once.Do(func() {
+		intact := b.stop()
+		b.pc.release(b.c, b.br, b.keep && b.eof && intact)
+	})
 }

@@ -1,7 +1,9 @@
 package egress
 
 import (
+	"context"
 	"io"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -58,5 +60,48 @@ func TestPinnedConnectionPooled(t *testing.T) {
 	}
 	if n := e.up.opened.Load(); n != 1 {
 		t.Errorf("5 tunnels one after another opened %d upstream connections, want 1", n)
+	}
+}
+
+// TestPinnedCancelUnblocks: when the agent goes away while the upstream
+// is slow, the pinned connection is released instead of holding the
+// handler until the upstream answers.
+func TestPinnedCancelUnblocks(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://open.test/sse", nil)
+	resp, err := c.Do(req)
+	if err == nil {
+		// Headers arrive at once; the body is held by the upstream.
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a request held by the upstream finished before its deadline")
+	}
+	// The proxy's handler must finish (and audit the request) while the
+	// upstream is still holding the stream.
+	released := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !released; time.Sleep(20 * time.Millisecond) {
+		e.events.mu.Lock()
+		for _, ev := range e.events.ev {
+			released = released || ev.Path == "/sse"
+		}
+		e.events.mu.Unlock()
+	}
+	if !released {
+		t.Error("the proxy kept waiting on the upstream after the agent went away")
+	}
+	close(e.up.release)
+	// The proxy still serves a new request on a new tunnel.
+	resp, err = e.client(false).Get("https://api.test/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("after a cancelled request: %d", resp.StatusCode)
 	}
 }
