@@ -40,19 +40,36 @@ var (
 		"send", "post", "upload", "exfiltrat", "leak", "reveal", "print", "cat ", "share", "email", "paste", "curl", "include"}
 )
 
+// hintsByFirst indexes injectionHints by their first byte.
+var hintsByFirst = func() (t [256][]string) {
+	for _, h := range injectionHints {
+		t[h[0]] = append(t[h[0]], h)
+	}
+	return t
+}()
+
+// hinted reports whether text holds any injection hint, ignoring ASCII
+// case, in one pass and without copying the text.
+func hinted(text string) bool {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		for _, h := range hintsByFirst[c] {
+			if len(text)-i >= len(h) && strings.EqualFold(text[i:i+len(h)], h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ScanInjection grades text for prompt injection: a jailbreak phrase
 // together with a request to disclose a credential is High; either alone
 // is Medium. It returns the grade and a short label of what matched.
 func ScanInjection(text string) (Confidence, string) {
-	lower := strings.ToLower(text)
-	hinted := false
-	for _, h := range injectionHints {
-		if strings.Contains(lower, h) {
-			hinted = true
-			break
-		}
-	}
-	if !hinted {
+	if !hinted(text) {
 		return None, ""
 	}
 	jb := jailbreakRE.MatchString(text)
