@@ -14,7 +14,7 @@ FUZZTIME ?= 60s
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI_LINT := $(shell $(GO) env GOPATH)/bin/golangci-lint
 
-.PHONY: help build test lint fuzz tidy-check check tools
+.PHONY: help build test lint fuzz tidy-check check tools bench-egress
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,3 +41,5 @@ tools: ## install the pinned golangci-lint into GOPATH/bin if missing
 	@$(GOLANGCI_LINT) version 2>/dev/null | grep -qF ' $(GOLANGCI_VERSION:v%=%) ' || \
 		{ echo "installing golangci-lint $(GOLANGCI_VERSION) (a few minutes)"; \
 		  $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); }
+bench-egress: build ## benchmark egress serve vs direct and mitmdump on loopback (manual, ~4 min; BENCH_FLAGS=...)
+	command -v mitmdump >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mitmproxy; }; $(GO) run ./bench/egress -bin ./bin/bot-bottle $(BENCH_FLAGS)
