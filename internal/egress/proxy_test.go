@@ -334,21 +334,9 @@ func TestGitFetchAllowedWithRoute(t *testing.T) {
 // domain fronting must be refused.
 func TestSNIMismatch(t *testing.T) {
 	e := newEnv(t)
-	c, err := net.Dial("tcp", e.proxyURL.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "CONNECT open.test:443 HTTP/1.1\r\nHost: open.test:443\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("CONNECT = %v %v", resp, err)
-	}
-	resp.Body.Close()
-	tc := tls.Client(c, &tls.Config{ServerName: "api.test", InsecureSkipVerify: true})
+	tc := tunnelTLS(t, e, "open.test", &tls.Config{ServerName: "api.test", InsecureSkipVerify: true})
 	fmt.Fprintf(tc, "GET /v1/x HTTP/1.1\r\nHost: open.test\r\n\r\n")
-	resp, err = http.ReadResponse(bufio.NewReader(tc), nil)
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,20 +409,9 @@ func TestRebindingRefused(t *testing.T) {
 // names another host in its request URI is fronting, and is refused.
 func TestAbsoluteFormInsideTunnel(t *testing.T) {
 	e := newEnv(t)
-	c, err := net.Dial("tcp", e.proxyURL.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "CONNECT open.test:443 HTTP/1.1\r\nHost: open.test:443\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("CONNECT = %v %v", resp, err)
-	}
-	resp.Body.Close()
-	tc := tls.Client(c, &tls.Config{ServerName: "open.test", RootCAs: e.agentCA, NextProtos: []string{"http/1.1"}})
+	tc := tunnelTLS(t, e, "open.test", &tls.Config{ServerName: "open.test", RootCAs: e.agentCA, NextProtos: []string{"http/1.1"}})
 	fmt.Fprintf(tc, "GET https://api.test/v1/x HTTP/1.1\r\nHost: open.test\r\n\r\n")
-	resp, err = http.ReadResponse(bufio.NewReader(tc), nil)
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,4 +422,22 @@ func TestAbsoluteFormInsideTunnel(t *testing.T) {
 	if len(e.up.Hits()) != 0 {
 		t.Errorf("the fronted request reached an upstream")
 	}
+}
+
+// tunnelTLS opens a CONNECT tunnel to host:443 through the proxy and starts
+// TLS in it with cfg, as a hand-written agent would.
+func tunnelTLS(t *testing.T, e *env, host string, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", e.proxyURL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n", host, host)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT %s = %v %v", host, resp, err)
+	}
+	resp.Body.Close()
+	return tls.Client(c, cfg)
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 )
@@ -14,23 +13,11 @@ import (
 // the route's credential like any other.
 func TestWebSocketUpgrade(t *testing.T) {
 	e := newEnv(t)
-	c, err := net.Dial("tcp", e.proxyURL.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "CONNECT open.test:443 HTTP/1.1\r\nHost: open.test:443\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("CONNECT: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	tc := tls.Client(c, &tls.Config{ServerName: "open.test", RootCAs: e.agentCA, NextProtos: []string{"http/1.1"}})
+	tc := tunnelTLS(t, e, "open.test", &tls.Config{ServerName: "open.test", RootCAs: e.agentCA, NextProtos: []string{"http/1.1"}})
 	fmt.Fprint(tc, "GET /ws HTTP/1.1\r\nHost: open.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 	tbr := bufio.NewReader(tc)
-	resp, err = http.ReadResponse(tbr, nil)
+	resp, err := http.ReadResponse(tbr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
