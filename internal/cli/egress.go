@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -27,14 +26,9 @@ func newEgressCmd(env *Env) *cobra.Command {
 }
 
 type egressServeOptions struct {
-	env        *Env
-	Bottle     string
-	Listen     string
-	CADir      string
-	Audit      string
-	UpstreamCA string
-	Resolve    []string
-	Admin      string
+	env    *Env
+	Bottle string
+	proxyFlags
 }
 
 func newEgressServeCmd(env *Env, runF func(context.Context, *egressServeOptions) error) *cobra.Command {
@@ -64,12 +58,7 @@ recent refusals at http://_egress.local/routes and /refusals.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Bottle, "bottle", "", "bottle whose policy to enforce")
-	f.StringVar(&opts.Listen, "listen", "", "address to listen on, e.g. 127.0.0.1:9099")
-	f.StringVar(&opts.CADir, "ca-dir", "", "folder holding the interception CA (ca.crt, ca.key)")
-	f.StringVar(&opts.Audit, "audit", "", "append hash-chained audit events to this file")
-	f.StringVar(&opts.UpstreamCA, "upstream-ca", "", "PEM file of an extra CA trusted for upstream TLS")
-	f.StringArrayVar(&opts.Resolve, "resolve", nil, "HOST=ADDR:PORT: dial ADDR:PORT for every connection to HOST (repeatable)")
-	f.StringVar(&opts.Admin, "admin", "", "loopback address for the operator API (POST /reload); never give it to the agent")
+	opts.register(f, "")
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	return cmd
 }
@@ -103,35 +92,23 @@ func compileBottle(env *Env, name string) (*policy.Policy, map[string]secret.Val
 
 func runEgressServe(ctx context.Context, opts *egressServeOptions) error {
 	env := opts.env
-	resolve, err := parseResolve(opts.Resolve)
+	cfg, err := opts.config(func() (*policy.Policy, map[string]secret.Value, error) { return compileBottle(env, opts.Bottle) })
 	if err != nil {
 		return err
 	}
-	err = sidecar.Run(ctx, sidecar.Config{
-		Listen:     opts.Listen,
-		CADir:      opts.CADir,
-		Audit:      opts.Audit,
-		UpstreamCA: opts.UpstreamCA,
-		Resolve:    resolve,
-		Admin:      opts.Admin,
-		Load:       func() (*policy.Policy, map[string]secret.Value, error) { return compileBottle(env, opts.Bottle) },
-		Ready: func(addr net.Addr, ca *egress.CA, pol *policy.Policy) {
-			fmt.Fprintf(env.IO.ErrOut, "egress: bottle %s, %d route(s), listening on %s; CA %s (sha256 %s)\n",
-				opts.Bottle, len(pol.Routes), addr, filepath.Join(opts.CADir, egress.CACertFile), ca.Fingerprint())
-		},
-		Reloaded: func(pol *policy.Policy, err error) {
-			if err != nil {
-				fmt.Fprintf(env.IO.ErrOut, "egress: reload refused, keeping the current policy: %v\n", err)
-				return
-			}
-			fmt.Fprintf(env.IO.ErrOut, "egress: reloaded, %d route(s)\n", len(pol.Routes))
-		},
-		Log: env.Log,
-	})
-	if errors.Is(err, sidecar.ErrAdminAddr) {
-		return FlagError{Err: fmt.Errorf("--admin %q: %w", opts.Admin, err)}
+	cfg.Log = env.Log
+	cfg.Ready = func(addr net.Addr, ca *egress.CA, pol *policy.Policy) {
+		fmt.Fprintf(env.IO.ErrOut, "egress: bottle %s, %d route(s), listening on %s; CA %s (sha256 %s)\n",
+			opts.Bottle, len(pol.Routes), addr, filepath.Join(opts.CADir, egress.CACertFile), ca.Fingerprint())
 	}
-	return err
+	cfg.Reloaded = func(pol *policy.Policy, err error) {
+		if err != nil {
+			fmt.Fprintf(env.IO.ErrOut, "egress: reload refused, keeping the current policy: %v\n", err)
+			return
+		}
+		fmt.Fprintf(env.IO.ErrOut, "egress: reloaded, %d route(s)\n", len(pol.Routes))
+	}
+	return opts.adminError(sidecar.Run(ctx, cfg))
 }
 
 // parseResolve reads HOST=ADDR:PORT pins.

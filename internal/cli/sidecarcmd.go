@@ -13,14 +13,9 @@ import (
 )
 
 type sidecarOptions struct {
-	env        *Env
-	Policy     string
-	Listen     string
-	CADir      string
-	Audit      string
-	UpstreamCA string
-	Resolve    []string
-	Admin      string
+	env    *Env
+	Policy string
+	proxyFlags
 }
 
 // newSidecarCmd is the hidden role the binary plays inside a bottle's
@@ -43,32 +38,18 @@ func newSidecarCmd(env *Env) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Policy, "policy", "", "compiled policy file")
-	f.StringVar(&opts.Listen, "listen", ":9099", "egress proxy address")
-	f.StringVar(&opts.CADir, "ca-dir", "", "folder holding the interception CA")
-	f.StringVar(&opts.Audit, "audit", "", "hash-chained audit log file")
-	f.StringVar(&opts.UpstreamCA, "upstream-ca", "", "PEM file of an extra CA trusted for upstream TLS")
-	f.StringArrayVar(&opts.Resolve, "resolve", nil, "HOST=ADDR:PORT pin (repeatable)")
-	f.StringVar(&opts.Admin, "admin", "", "loopback address for POST /reload")
+	opts.register(f, ":9099")
 	return cmd
 }
 
 func runSidecar(ctx context.Context, opts *sidecarOptions) error {
-	resolve, err := parseResolve(opts.Resolve)
+	cfg, err := opts.config(sidecar.PolicyFileLoader(opts.Policy, opts.env.LookupEnv))
 	if err != nil {
 		return err
 	}
-	load := sidecar.PolicyFileLoader(opts.Policy, opts.env.LookupEnv)
-	return sidecar.Run(ctx, sidecar.Config{
-		Listen:     opts.Listen,
-		CADir:      opts.CADir,
-		Audit:      opts.Audit,
-		UpstreamCA: opts.UpstreamCA,
-		Resolve:    resolve,
-		Admin:      opts.Admin,
-		Load:       load,
-		Ready: func(addr net.Addr, ca *egress.CA, pol *policy.Policy) {
-			fmt.Fprintf(opts.env.IO.ErrOut, "sidecar: bottle %s, %d route(s), egress on %s, CA sha256 %s\n", pol.Bottle, len(pol.Routes), addr, ca.Fingerprint())
-		},
-		Log: opts.env.Log,
-	})
+	cfg.Log = opts.env.Log
+	cfg.Ready = func(addr net.Addr, ca *egress.CA, pol *policy.Policy) {
+		fmt.Fprintf(opts.env.IO.ErrOut, "sidecar: bottle %s, %d route(s), egress on %s, CA sha256 %s\n", pol.Bottle, len(pol.Routes), addr, ca.Fingerprint())
+	}
+	return opts.adminError(sidecar.Run(ctx, cfg))
 }
