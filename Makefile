@@ -41,5 +41,5 @@ tools: ## install the pinned golangci-lint into GOPATH/bin if missing
 	@$(GOLANGCI_LINT) version 2>/dev/null | grep -qF ' $(GOLANGCI_VERSION:v%=%) ' || \
 		{ echo "installing golangci-lint $(GOLANGCI_VERSION) (a few minutes)"; \
 		  $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); }
-bench-egress: build ## benchmark egress serve vs direct and mitmdump on loopback (manual, ~4 min; BENCH_FLAGS=...)
+bench-egress: build ## benchmark egress serve vs direct, a bare Go MITM and mitmdump on loopback (manual, ~4 min; BENCH_FLAGS=...)
 	command -v mitmdump >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mitmproxy; }; $(GO) run ./bench/egress -bin ./bin/bot-bottle $(BENCH_FLAGS)

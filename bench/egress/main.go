@@ -1,6 +1,8 @@
 // Command egress benchmarks bot-bottle's egress proxy on loopback against
-// direct connections and mitmdump (Debian's mitmproxy package, with an
-// allowlist-and-inject addon), and writes the results as Markdown.
+// direct connections, a bare Go MITM proxy (this binary re-executed with
+// -bare-proxy: the machine's reference point) and mitmdump (Debian's
+// mitmproxy package, with an allowlist-and-inject addon), and writes the
+// results as Markdown.
 //
 // It is a manual benchmark, not a test: run it with `make bench-egress`.
 // Every connection it makes is to 127.0.0.1.
@@ -45,12 +47,13 @@ type mode struct {
 // Mode keys.
 const (
 	modeDirect = "direct"
+	modeBare   = "bare"
 	modeDLPOn  = "dlp-on"
 	modeDLPOff = "dlp-off"
 	modeMitm   = "mitmdump"
 )
 
-var modeKeys = []string{modeDirect, modeDLPOn, modeDLPOff, modeMitm}
+var modeKeys = []string{modeDirect, modeBare, modeDLPOn, modeDLPOff, modeMitm}
 
 // run is everything one invocation measured.
 type run struct {
@@ -68,7 +71,11 @@ type run struct {
 }
 
 func main() {
-	if err := mainErr(); err != nil {
+	do := mainErr
+	if len(os.Args) > 1 && os.Args[1] == bareFlag {
+		do = func() error { return bareMain(os.Args[2:]) }
+	}
+	if err := do(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-egress:", err)
 		os.Exit(1)
 	}
@@ -133,6 +140,10 @@ func measure(ctx context.Context, o options) (*run, error) {
 			return nil, fmt.Errorf("-mitmdump: %w (apt-get install mitmproxy)", err)
 		}
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this binary, to run the bare Go MITM: %w", err)
+	}
 	ticks, err := clockTicks(ctx)
 	if err != nil {
 		return nil, err
@@ -175,6 +186,7 @@ func measure(ctx context.Context, o options) (*run, error) {
 	}
 	all := []mode{
 		{key: modeDirect, name: "direct"},
+		{key: modeBare, name: "bare Go MITM", launch: bareLauncher(self, token, org)},
 		{key: modeDLPOn, name: "bot-bottle DLP on", launch: botBottle(bin, home, bottleDLPOn, token, org)},
 		{key: modeDLPOff, name: "bot-bottle DLP off", launch: botBottle(bin, home, bottleDLPOff, token, org)},
 	}
