@@ -282,7 +282,7 @@ func (r *reader) repo(k, v *yaml.Node) Repo {
 			{"branches", func(_, v *yaml.Node) {
 				list, nodes, ok := r.strList(v, where+".branches")
 				for i, p := range list {
-					if err := checkBranchPattern(p); err != nil {
+					if err := CheckBranchPattern(p); err != nil {
 						r.errorf(nodes[i], "%s.branches: %v", where, err)
 						ok = false
 					}
@@ -294,7 +294,7 @@ func (r *reader) repo(k, v *yaml.Node) Repo {
 			{"protected_paths", func(_, v *yaml.Node) {
 				list, nodes, ok := r.strList(v, where+".protected_paths")
 				for i, p := range list {
-					if err := checkPathPattern(p); err != nil {
+					if err := CheckPathPattern(p); err != nil {
 						r.errorf(nodes[i], "%s.protected_paths: %v", where, err)
 						ok = false
 					}

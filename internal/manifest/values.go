@@ -239,13 +239,15 @@ func checkHostKey(s string) (string, error) {
 	return fields[0] + " " + fields[1], nil
 }
 
-// checkBranchPattern validates a branch glob (path.Match syntax, "*" does
-// not cross "/", "**" does).
-func checkBranchPattern(p string) error {
-	if p == "" {
+// CheckBranchPattern validates a branch glob (path.Match syntax, "*" does
+// not cross "/", "**" does). The policy package checks with it too.
+func CheckBranchPattern(p string) error {
+	switch {
+	case p == "":
 		return fmt.Errorf("branch pattern is empty")
-	}
-	if strings.HasPrefix(p, "refs/") {
+	case hasControlChar(p):
+		return fmt.Errorf("branch pattern %q holds a control character", p)
+	case strings.HasPrefix(p, "refs/"):
 		return fmt.Errorf("branch pattern %q: write the branch name without refs/heads/", p)
 	}
 	if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
@@ -254,12 +256,14 @@ func checkBranchPattern(p string) error {
 	return nil
 }
 
-// checkPathPattern validates a protected path pattern: repository-relative,
-// "/"-separated, with * and ** globs.
-func checkPathPattern(p string) error {
+// CheckPathPattern validates a protected path pattern: repository-relative,
+// "/"-separated, with * and ** globs. The policy package checks with it too.
+func CheckPathPattern(p string) error {
 	switch {
 	case p == "":
 		return fmt.Errorf("path pattern is empty")
+	case hasControlChar(p):
+		return fmt.Errorf("path pattern %q holds a control character", p)
 	case strings.HasPrefix(p, "/"):
 		return fmt.Errorf("path pattern %q must be relative to the repository root (drop the leading /)", p)
 	case strings.Contains(p, "\\"):
@@ -274,6 +278,10 @@ func checkPathPattern(p string) error {
 		return fmt.Errorf("path pattern %q is malformed", p)
 	}
 	return nil
+}
+
+func hasControlChar(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // parseSize reads a byte size: a whole number of bytes, or a number with a

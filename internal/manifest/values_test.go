@@ -143,3 +143,24 @@ func TestParseCPUs(t *testing.T) {
 		}
 	}
 }
+
+func TestPatternChecks(t *testing.T) {
+	for _, p := range []string{"", "refs/heads/main", "a\nb", "[", "agent\x7f"} {
+		if CheckBranchPattern(p) == nil {
+			t.Errorf("CheckBranchPattern(%q) = nil, want an error", p)
+		}
+	}
+	for _, p := range []string{"", "/etc", `a\b`, "a/../b", "./a", "a\tb", "["} {
+		if CheckPathPattern(p) == nil {
+			t.Errorf("CheckPathPattern(%q) = nil, want an error", p)
+		}
+	}
+	for _, p := range []string{"agent/*", "feature/**"} {
+		if err := CheckBranchPattern(p); err != nil {
+			t.Errorf("CheckBranchPattern(%q) = %v", p, err)
+		}
+	}
+	if err := CheckPathPattern(".github/workflows/**"); err != nil {
+		t.Errorf("CheckPathPattern(default) = %v", err)
+	}
+}

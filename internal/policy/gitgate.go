@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -65,7 +64,7 @@ func (g *GitGate) prepare(errs *errorList) {
 			slots[r.Key.Slot] = i
 		}
 		for k, b := range r.Branches {
-			if err := checkBranchPattern(b); err != nil {
+			if err := manifest.CheckBranchPattern(b); err != nil {
 				errs.add(fmt.Sprintf("%s.branches[%d]", where, k), "%v", err)
 			}
 		}
@@ -73,7 +72,7 @@ func (g *GitGate) prepare(errs *errorList) {
 			errs.add(where+".protected_paths", "missing; write [] to protect no path")
 		}
 		for k, p := range r.ProtectedPaths {
-			if err := checkPathPattern(p); err != nil {
+			if err := manifest.CheckPathPattern(p); err != nil {
 				errs.add(fmt.Sprintf("%s.protected_paths[%d]", where, k), "%v", err)
 			}
 		}
@@ -140,44 +139,6 @@ func checkHostKey(s string) error {
 	}
 	if _, err := base64.StdEncoding.Strict().DecodeString(f[1]); err != nil || f[1] == "" {
 		return fmt.Errorf("key data of %q is not base64", f[0])
-	}
-	return nil
-}
-
-// checkBranchPattern checks a branch glob: path.Match syntax where "**"
-// crosses "/".
-func checkBranchPattern(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("branch pattern is empty")
-	case hasControl(p):
-		return fmt.Errorf("branch pattern %q holds a control character", p)
-	case strings.HasPrefix(p, "refs/"):
-		return fmt.Errorf("branch pattern %q must name a branch without refs/heads/", p)
-	}
-	if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
-		return fmt.Errorf("branch pattern %q is malformed", p)
-	}
-	return nil
-}
-
-// checkPathPattern checks a protected path pattern: relative to the
-// repository root, "/"-separated, with * and ** globs.
-func checkPathPattern(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("path pattern is empty")
-	case hasControl(p):
-		return fmt.Errorf("path pattern %q holds a control character", p)
-	case strings.HasPrefix(p, "/"):
-		return fmt.Errorf("path pattern %q must be relative to the repository root", p)
-	case strings.Contains(p, "\\"):
-		return fmt.Errorf("path pattern %q must use / as separator", p)
-	case hasDotSegment(p):
-		return fmt.Errorf("path pattern %q must hold no . or .. segment", p)
-	}
-	if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
-		return fmt.Errorf("path pattern %q is malformed", p)
 	}
 	return nil
 }
