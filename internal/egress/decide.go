@@ -81,10 +81,11 @@ func decide(pol *policy.Policy, t target, r *http.Request) (*policy.Route, strin
 	if !ok {
 		return nil, "", refuse(BlockBadPath, "the request path is ambiguous (encoded slashes, dot segments or control characters)")
 	}
-	if rf := checkDoH(r, path); rf != nil {
+	query := r.URL.Query()
+	if rf := checkDoH(r, path, query); rf != nil {
 		return nil, "", rf
 	}
-	if rf := checkGit(rt, r, path); rf != nil {
+	if rf := checkGit(rt, path, query); rf != nil {
 		return nil, "", rf
 	}
 	if !rt.Allows(r.Method, path, r.Header) {
@@ -96,8 +97,8 @@ func decide(pol *policy.Policy, t target, r *http.Request) (*policy.Route, strin
 	return rt, path, nil
 }
 
-func checkDoH(r *http.Request, path string) *refusal {
-	if path == "/dns-query" || strings.HasSuffix(path, "/dns-query") || r.URL.Query().Has("dns") {
+func checkDoH(r *http.Request, path string, query url.Values) *refusal {
+	if path == "/dns-query" || strings.HasSuffix(path, "/dns-query") || query.Has("dns") {
 		return refuse(BlockDoH, "this looks like a DNS-over-HTTPS query; DNS over HTTPS is never allowed")
 	}
 	for _, v := range append(r.Header.Values("Content-Type"), r.Header.Values("Accept")...) {
@@ -112,8 +113,8 @@ func checkDoH(r *http.Request, path string) *refusal {
 
 // checkGit refuses git pushes over HTTP always, and fetches unless the
 // route allows them: declared repositories go through git-gate.
-func checkGit(rt *policy.Route, r *http.Request, path string) *refusal {
-	service := r.URL.Query().Get("service")
+func checkGit(rt *policy.Route, path string, query url.Values) *refusal {
+	service := query.Get("service")
 	switch {
 	case strings.HasSuffix(path, "/git-receive-pack") || service == "git-receive-pack":
 		return refuse(BlockGitPush, "git push over HTTP is never allowed; declare the repository under git-gate.repos and push through the gate")
