@@ -18,6 +18,7 @@ type proxyFlags struct {
 	UpstreamCA string
 	Resolve    []string
 	Admin      string
+	DNS        string
 }
 
 func (pf *proxyFlags) register(f *pflag.FlagSet, listenDefault string) {
@@ -27,6 +28,7 @@ func (pf *proxyFlags) register(f *pflag.FlagSet, listenDefault string) {
 	f.StringVar(&pf.UpstreamCA, "upstream-ca", "", "PEM file of an extra CA trusted for upstream TLS")
 	f.StringArrayVar(&pf.Resolve, "resolve", nil, "HOST=ADDR:PORT: dial ADDR:PORT for every connection to HOST (repeatable)")
 	f.StringVar(&pf.Admin, "admin", "", "loopback address for the operator API (POST /reload); never give it to the agent")
+	f.StringVar(&pf.DNS, "dns", "", "also serve DNS (UDP and TCP) on this address, answering the allowed hosts only")
 }
 
 // config turns the flags into a sidecar configuration around load.
@@ -42,6 +44,7 @@ func (pf *proxyFlags) config(load sidecar.Loader) (sidecar.Config, error) {
 		UpstreamCA: pf.UpstreamCA,
 		Resolve:    resolve,
 		Admin:      pf.Admin,
+		DNS:        pf.DNS,
 		Load:       load,
 	}, nil
 }

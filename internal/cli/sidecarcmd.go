@@ -49,7 +49,15 @@ func runSidecar(ctx context.Context, opts *sidecarOptions) error {
 	}
 	cfg.Log = opts.env.Log
 	cfg.Ready = func(addr net.Addr, ca *egress.CA, pol *policy.Policy) {
-		fmt.Fprintf(opts.env.IO.ErrOut, "sidecar: bottle %s, %d route(s), egress on %s, CA sha256 %s\n", pol.Bottle, len(pol.Routes), addr, ca.Fingerprint())
+		// Backends wait for this line: keep "sidecar: ready" at its start.
+		fmt.Fprintf(opts.env.IO.ErrOut, "sidecar: ready: bottle %s, %d route(s), egress on %s, dns on %s, CA sha256 %s\n", pol.Bottle, len(pol.Routes), addr, dnsOr(opts.DNS), ca.Fingerprint())
 	}
 	return opts.adminError(sidecar.Run(ctx, cfg))
+}
+
+func dnsOr(addr string) string {
+	if addr == "" {
+		return "(off)"
+	}
+	return addr
 }

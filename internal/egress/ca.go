@@ -113,7 +113,7 @@ func LoadOrCreateCA(dir, name string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ca.write(dir); err != nil {
+	if err := ca.Write(dir); err != nil {
 		return nil, err
 	}
 	return ca, nil
@@ -136,7 +136,9 @@ func parseCA(certPEM, keyPEM []byte) (*CA, error) {
 	return newCA(cb.Bytes, signer)
 }
 
-func (ca *CA) write(dir string) error {
+// Write saves the CA in dir: the key as ca.key (0600), the certificate as
+// ca.crt.
+func (ca *CA) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

@@ -14,8 +14,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	// Mozilla's roots, used only where the system has none: the sidecar
+	// image holds nothing but the binary.
+	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/bot-bottle/bot-bottle/internal/audit"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
@@ -42,7 +47,10 @@ type Config struct {
 	Resolve map[string]string
 	// Admin, when set, is a loopback address serving POST /reload.
 	Admin string
-	Load  Loader
+	// DNS, when set, is the address (UDP and TCP) of the bottle's
+	// resolver, which answers the policy's hosts only.
+	DNS  string
+	Load Loader
 	// Ready is called once the proxy listens.
 	Ready func(addr net.Addr, ca *egress.CA, pol *policy.Policy)
 	// Reloaded is called after each reload attempt.
@@ -78,6 +86,16 @@ func Run(ctx context.Context, cfg Config) error {
 		defer func() { _ = w.Close() }()
 		ecfg.Audit = &egress.AuditLog{W: w, Bottle: pol.Bottle, Log: log}
 	}
+	var current atomic.Pointer[policy.Policy]
+	current.Store(pol)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var dnsErr <-chan error
+	if cfg.DNS != "" {
+		if dnsErr, err = serveDNS(ctx, cfg.DNS, &current, ecfg.Audit, log); err != nil {
+			return err
+		}
+	}
 	proxy, err := egress.New(ecfg)
 	if err != nil {
 		return err
@@ -93,6 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 		pol, secrets, err := cfg.Load()
 		if err == nil {
 			err = proxy.Reload(pol, secrets)
+		}
+		if err == nil {
+			current.Store(pol)
 		}
 		if cfg.Reloaded != nil {
 			cfg.Reloaded(pol, err)
@@ -123,6 +144,9 @@ func Run(ctx context.Context, cfg Config) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("egress proxy stopped: %w", err)
+	case err := <-dnsErr:
+		_ = srv.Close()
+		return fmt.Errorf("dns resolver stopped: %w", err)
 	case <-ctx.Done():
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

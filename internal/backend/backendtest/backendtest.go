@@ -1,0 +1,98 @@
+// Package backendtest holds what tests of real backends share: the
+// static bot-bottle binary the sidecar image is built from, the Docker
+// requirement, and the local base image agent images start from.
+package backendtest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// RequireEnv is the variable that, set to 1 (as CI does), turns a missing prerequisite such as
+// an unreachable dockerd into a test failure instead of a skip.
+const RequireEnv = "BOT_BOTTLE_REQUIRE_DOCKER"
+
+// DefaultBaseImage is the local image scripts/base-image.sh builds.
+const DefaultBaseImage = "bot-bottle-test-base:bookworm"
+
+// Missing skips t, or fails it when RequireEnv is set.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf(format+" ("+RequireEnv+"=1 makes this a failure)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// RequireDocker skips or fails t unless a Docker daemon answers.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
+		Missing(t, "docker is not usable: %v: %s", err, out)
+	}
+}
+
+// BaseImage is the image agent test images start from: $BOT_BOTTLE_BASE_IMAGE
+// or DefaultBaseImage. It skips or fails t when the image is absent.
+func BaseImage(t testing.TB) string {
+	t.Helper()
+	img := os.Getenv("BOT_BOTTLE_BASE_IMAGE")
+	if img == "" {
+		img = DefaultBaseImage
+	}
+	//nolint:gosec // G204: a test's own image name
+	if err := exec.Command("docker", "image", "inspect", img).Run(); err != nil {
+		Missing(t, "base image %s is missing; build it with scripts/base-image.sh", img)
+	}
+	return img
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// StaticBinary builds bot-bottle once per test process with CGO off and
+// returns its path: the sidecar image needs a static binary, and a test
+// binary built with -race is not one.
+func StaticBinary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
+		// Shared by every test of the process, so not t.TempDir.
+		dir, err := os.MkdirTemp("", "bot-bottle-bin-") //nolint:usetesting // see above
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "bot-bottle")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./cmd/bot-bottle") //nolint:gosec // G204: our own build
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = err
+			binPath = string(out)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("building a static bot-bottle: %v\n%s", binErr, binPath)
+	}
+	return binPath
+}
+
+// Cleanup removes what StaticBinary built; call it from TestMain.
+func Cleanup() {
+	if binPath != "" && binErr == nil {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+}

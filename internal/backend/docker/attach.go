@@ -1,0 +1,148 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+// Attach implements backend.Backend.
+func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int, error) {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	id := agentName(slug)
+	insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		if isNotFound(err) {
+			return 0, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
+		}
+		return 0, err
+	}
+	tty := insp.Container.Config.Tty
+	// Logs replays what the command wrote before we attached, so that a
+	// non-interactive command's output is complete.
+	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{
+		Stream: true, Stdin: s.Stdin != nil, Stdout: true, Stderr: true, Logs: !tty,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("attaching to bottle %s: %w", slug, err)
+	}
+	defer att.Close()
+	wait := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	if tty && s.Resize != nil {
+		go func() {
+			for sz := range s.Resize {
+				_, _ = cli.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: sz[0], Width: sz[1]})
+			}
+		}()
+	}
+	done := d.pump(att.HijackedResponse, s, tty)
+	select {
+	case res := <-wait.Result:
+		<-done
+		if res.Error != nil {
+			return 0, fmt.Errorf("waiting for bottle %s: %s", slug, res.Error.Message)
+		}
+		return int(res.StatusCode), nil
+	case err := <-wait.Error:
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("waiting for bottle %s: %w", slug, err)
+	}
+}
+
+// pump copies stdin to a hijacked connection and its output to stdout and
+// stderr, demultiplexing unless tty. The returned channel closes when the
+// output ends.
+func (d *Driver) pump(h client.HijackedResponse, s backend.Stdio, tty bool) <-chan struct{} {
+	if s.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(h.Conn, s.Stdin)
+			_ = h.CloseWrite()
+		}()
+	}
+	stdout, stderr := s.Stdout, s.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if tty {
+			_, _ = io.Copy(stdout, h.Reader)
+			return
+		}
+		_, _ = demux(stdout, stderr, h.Reader)
+	}()
+	return done
+}
+
+// Exec implements backend.Backend.
+func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, error) {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	id := agentName(slug)
+	insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		if isNotFound(err) {
+			return 0, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
+		}
+		return 0, err
+	}
+	if !insp.Container.State.Running {
+		return 0, fmt.Errorf("bottle %s is not running; 'bot-bottle resume %s' starts it again", slug, slug)
+	}
+	user := insp.Container.Config.User
+	if e.Root {
+		user = "0:0"
+	}
+	created, err := cli.ExecCreate(ctx, id, client.ExecCreateOptions{
+		User:         user,
+		TTY:          e.TTY,
+		AttachStdin:  e.Stdin != nil,
+		AttachStdout: true,
+		AttachStderr: true,
+		Env:          e.Env,
+		WorkingDir:   e.WorkDir,
+		Cmd:          e.Cmd,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("exec in bottle %s: %w", slug, err)
+	}
+	att, err := cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: e.TTY})
+	if err != nil {
+		return 0, fmt.Errorf("exec in bottle %s: %w", slug, err)
+	}
+	defer att.Close()
+	if e.TTY && e.Resize != nil {
+		go func() {
+			for sz := range e.Resize {
+				_, _ = cli.ExecResize(ctx, created.ID, client.ExecResizeOptions{Height: sz[0], Width: sz[1]})
+			}
+		}()
+	}
+	done := d.pump(att.HijackedResponse, e.Stdio, e.TTY)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	res, err := cli.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("exec in bottle %s: %w", slug, err)
+	}
+	return res.ExitCode, nil
+}

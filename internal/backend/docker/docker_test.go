@@ -1,0 +1,141 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
+)
+
+const testPolicy = `{"version": 1, "bottle": "t", "log": 2,
+  "routes": [{"host": "api.allowed.test", "auth": {"scheme": "Bearer", "slot": "EGRESS_TOKEN_0"},
+    "dlp": {"outbound": ["known_secrets"], "inbound": [], "on_match": "block"}, "git_fetch": false}],
+  "tokens": [{"slot": "EGRESS_TOKEN_0", "env": "T", "hosts": ["api.allowed.test"]}]}`
+
+// tinyImage needs nothing but the base image: bash's /dev/tcp is the client.
+const tinyImage = `ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN useradd -u 1000 -m -s /bin/bash agent && mkdir -p /workspace && chown agent:agent /workspace
+`
+
+func testSpec(t *testing.T, slug string, cmd ...string) *backend.Spec {
+	t.Helper()
+	base := backendtest.BaseImage(t)
+	dir := t.TempDir()
+	if _, err := egress.LoadOrCreateCA(filepath.Join(dir, "ca"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(pol, []byte(testPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &backend.Spec{
+		Slug: slug, Agent: "test", Bottles: []string{"t"},
+		StateDir:   dir,
+		PolicyFile: pol,
+		CADir:      filepath.Join(dir, "ca"),
+		Secrets:    map[string]secret.Value{"EGRESS_TOKEN_0": secret.New("s3cr3t-token-value")},
+		Image:      backend.Image{Name: "bot-bottle-test-tiny", Dockerfile: tinyImage, BuildArgs: map[string]string{"BASE_IMAGE": base}},
+		User:       backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
+		Env:        []backend.EnvVar{{Name: "GREETING", Value: secret.New("hello")}},
+		Files:      []backend.File{{Path: "/home/agent/.config/test/note.txt", Mode: 0o600, Data: []byte("provisioned\n")}},
+		Workspace:  backend.Workspace{Mode: "none", Path: "/workspace"},
+		Command:    cmd,
+		OwnerPID:   os.Getpid(),
+	}
+}
+
+func newDriver(t *testing.T) *Driver {
+	t.Helper()
+	backendtest.RequireDocker(t)
+	d := New(Config{SidecarBinary: backendtest.StaticBinary(t)})
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func execOut(t *testing.T, d *Driver, slug string, cmd ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	code, err := d.Exec(context.Background(), slug, backend.Exec{Cmd: cmd, Stdio: backend.Stdio{Stdout: &out, Stderr: &out}})
+	if err != nil {
+		t.Fatalf("exec %v: %v", cmd, err)
+	}
+	return out.String(), code
+}
+
+func TestStartExecStop(t *testing.T) {
+	d := newDriver(t)
+	ctx := context.Background()
+	slug := fmt.Sprintf("test-%d", time.Now().UnixNano()%1_000_000)
+	spec := testSpec(t, slug, "sleep", "infinity")
+	t.Cleanup(func() { _ = d.Stop(context.Background(), slug) })
+	var progress bytes.Buffer
+	if err := d.Start(ctx, spec, &progress); err != nil {
+		t.Fatalf("start: %v\n%s", err, progress.String())
+	}
+
+	out, code := execOut(t, d, slug, "sh", "-c", `id -u; id -g; echo "$GREETING"; cat ~/.config/test/note.txt; stat -c %U:%a ~/.config/test/note.txt ~/.config; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; echo "$HTTPS_PROXY"; echo "$SSL_CERT_FILE"; grep -c 'BEGIN CERT' /usr/local/share/ca-certificates/bot-bottle.crt`)
+	if code != 0 {
+		t.Fatalf("exec exit %d: %s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	want := []string{"1000", "1000", "hello", "provisioned", "agent:600", "agent:755", "CapEff:\t0000000000000000", "NoNewPrivs:\t1"}
+	for i, w := range want {
+		if i >= len(lines) || lines[i] != w {
+			t.Fatalf("line %d: got %q, want %q\nall:\n%s", i, lines[min(i, len(lines)-1)], w, out)
+		}
+	}
+	if !strings.HasPrefix(lines[8], "http://") || !strings.HasSuffix(lines[8], ":9099") {
+		t.Errorf("HTTPS_PROXY = %q", lines[8])
+	}
+	if lines[9] != backend.AgentCAFile || lines[10] != "1" {
+		t.Errorf("CA: %q %q", lines[9], lines[10])
+	}
+	// The secret is nowhere in the agent's environment.
+	if out, _ := execOut(t, d, slug, "sh", "-c", "cat /proc/1/environ /proc/self/environ; env"); strings.Contains(out, "s3cr3t") {
+		t.Errorf("secret visible in the bottle: %s", out)
+	}
+	// Exit status is the command's.
+	if _, code := execOut(t, d, slug, "sh", "-c", "exit 7"); code != 7 {
+		t.Errorf("exit = %d, want 7", code)
+	}
+
+	list, err := d.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *backend.Instance
+	for i := range list {
+		if list[i].Slug == slug {
+			found = &list[i]
+		}
+	}
+	if found == nil || found.State != "running" || found.Agent != "test" || len(found.Resources) != 4 {
+		t.Fatalf("list: %+v", found)
+	}
+
+	if err := d.Stop(ctx, slug); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(ctx, slug); err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+	list, err = d.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range list {
+		if in.Slug == slug {
+			t.Fatalf("left behind: %+v", in)
+		}
+	}
+}

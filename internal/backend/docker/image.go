@@ -1,0 +1,170 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+// sidecarDockerfile is the whole sidecar image: our binary and nothing
+// else. Upstream TLS roots are compiled into the binary.
+const sidecarDockerfile = `FROM scratch
+COPY bot-bottle /bot-bottle
+USER 65532:65532
+ENTRYPOINT ["/bot-bottle", "sidecar"]
+`
+
+// SidecarRepo is the repository sidecar images are tagged in.
+const SidecarRepo = "bot-bottle-sidecar"
+
+// sidecarImage builds, unless cached, the sidecar image from the
+// bot-bottle binary and returns its tag. The tag is the binary's digest.
+func (d *Driver) sidecarImage(ctx context.Context, progress io.Writer) (string, error) {
+	bin, err := d.sidecarBinary()
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return "", fmt.Errorf("reading the sidecar binary: %w", err)
+	}
+	if err := checkStatic(bin); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	tag := SidecarRepo + ":" + hex.EncodeToString(sum[:])[:16]
+	files := map[string][]byte{"bot-bottle": data}
+	return tag, d.build(ctx, tag, sidecarDockerfile, files, nil, progress)
+}
+
+// checkStatic refuses a dynamically linked binary: the sidecar image holds
+// nothing but the binary.
+func checkStatic(bin string) error {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return fmt.Errorf("the sidecar binary %s is not a Linux executable (%w); build it with 'make build'", bin, err)
+	}
+	defer func() { _ = f.Close() }()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("the sidecar binary %s is dynamically linked; build a static one with 'make build' (CGO_ENABLED=0)", bin)
+		}
+	}
+	return nil
+}
+
+// ImageTag is the tag an agent image recipe is cached under: its name and
+// the digest of everything that goes into the build.
+func ImageTag(img backend.Image) string {
+	h := sha256.New()
+	write := func(s string) { _, _ = fmt.Fprintf(h, "%d:%s", len(s), s) }
+	write(img.Dockerfile)
+	for _, k := range sortedKeys(img.BuildArgs) {
+		write(k)
+		write(img.BuildArgs[k])
+	}
+	for _, k := range sortedKeys(img.Context) {
+		write(k)
+		write(string(img.Context[k]))
+	}
+	return img.Name + ":" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// agentImage builds, unless cached, the agent image and returns its tag.
+func (d *Driver) agentImage(ctx context.Context, img backend.Image, progress io.Writer) (string, error) {
+	tag := ImageTag(img)
+	return tag, d.build(ctx, tag, img.Dockerfile, img.Context, img.BuildArgs, progress)
+}
+
+// build builds an image with the classic builder unless tag exists.
+func (d *Driver) build(ctx context.Context, tag, dockerfile string, files map[string][]byte, args map[string]string, progress io.Writer) error {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := cli.ImageInspect(ctx, tag); err == nil {
+		return nil
+	} else if !isNotFound(err) {
+		return fmt.Errorf("inspecting image %s: %w", tag, err)
+	}
+	entries := []entry{{Name: "Dockerfile", Mode: 0o644, Data: []byte(dockerfile)}}
+	for _, name := range sortedKeys(files) {
+		entries = append(entries, entry{Name: name, Mode: 0o755, Data: files[name]})
+	}
+	ctxTar, err := tarball(entries)
+	if err != nil {
+		return err
+	}
+	buildArgs := map[string]*string{}
+	for k, v := range args {
+		buildArgs[k] = &v
+	}
+	fmt.Fprintf(progress, "building image %s\n", tag)
+	res, err := cli.ImageBuild(ctx, ctxTar, client.ImageBuildOptions{
+		Tags:        []string{tag},
+		Dockerfile:  "Dockerfile",
+		BuildArgs:   buildArgs,
+		Remove:      true,
+		ForceRemove: true,
+		Labels:      map[string]string{backend.LabelManaged: "1", backend.LabelRole: backend.RoleImage},
+		Version:     build.BuilderV1,
+	})
+	if err != nil {
+		return fmt.Errorf("building image %s: %w", tag, err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	if err := buildProgress(res.Body, progress); err != nil {
+		return fmt.Errorf("building image %s: %w", tag, err)
+	}
+	return nil
+}
+
+// buildProgress copies the classic builder's JSON stream to w as text and
+// returns the build's error, if any.
+func buildProgress(r io.Reader, w io.Writer) error {
+	var msg struct {
+		Stream string `json:"stream"`
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		msg.Stream, msg.Status, msg.Error = "", "", ""
+		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
+			continue
+		}
+		switch {
+		case msg.Error != "":
+			return errors.New(strings.TrimSpace(msg.Error))
+		case msg.Stream != "":
+			_, _ = io.WriteString(w, msg.Stream)
+		case msg.Status != "":
+			fmt.Fprintln(w, msg.Status)
+		}
+	}
+	return sc.Err()
+}

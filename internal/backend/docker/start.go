@@ -1,0 +1,365 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+// Paths inside the sidecar image.
+const (
+	sidecarUID     = 65532
+	sidecarEtc     = "/etc/bot-bottle"
+	sidecarPolicy  = sidecarEtc + "/policy.json"
+	sidecarCADir   = sidecarEtc + "/ca"
+	sidecarUpCA    = sidecarEtc + "/upstream-ca.pem"
+	sidecarVar     = "/var/lib/bot-bottle"
+	sidecarAudit   = sidecarVar + "/audit.jsonl"
+	sidecarReadyRE = "sidecar: ready"
+)
+
+// Start implements backend.Backend.
+func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writer) (err error) {
+	if progress == nil {
+		progress = io.Discard
+	}
+	cli, err := d.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// A failed start leaves nothing behind, even when ctx ended.
+			cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if rerr := d.Stop(cleanCtx, spec.Slug); rerr != nil {
+				d.log.Warn("removing a failed bottle", "slug", spec.Slug, "err", rerr)
+			}
+		}
+	}()
+	sidecarTag, err := d.sidecarImage(ctx, progress)
+	if err != nil {
+		return err
+	}
+	agentTag, err := d.agentImage(ctx, spec.Image, progress)
+	if err != nil {
+		return err
+	}
+	runtime, err := d.runtime(ctx)
+	if err != nil {
+		return err
+	}
+	bottleNet, err := d.createNetwork(ctx, bottleNetName(spec.Slug), true, labels(spec, backend.RoleNetwork))
+	if err != nil {
+		return err
+	}
+	egressNet := d.cfg.EgressNetwork
+	if egressNet == "" {
+		egressNet, err = d.createNetwork(ctx, egressNetName(spec.Slug), false, labels(spec, backend.RoleNetwork))
+		if err != nil {
+			return err
+		}
+	} else if _, err := cli.NetworkInspect(ctx, egressNet, client.NetworkInspectOptions{}); err != nil {
+		return fmt.Errorf("egress network %q (BOT_BOTTLE_DOCKER_EGRESS_NETWORK): %w", egressNet, err)
+	}
+	sidecarIP, err := d.startSidecar(ctx, spec, sidecarTag, runtime, bottleNet, egressNet)
+	if err != nil {
+		return err
+	}
+	return d.startAgent(ctx, spec, agentTag, runtime, bottleNet, sidecarIP)
+}
+
+// createNetwork creates a labelled bridge network and returns its ID. The
+// bottle network is internal and its bridge holds no address, so that the
+// agent has no route off it and cannot reach the host through a gateway.
+func (d *Driver) createNetwork(ctx context.Context, name string, internal bool, l map[string]string) (string, error) {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return "", err
+	}
+	// The client does not ask the daemon to refuse duplicate names.
+	found, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", name)})
+	if err != nil {
+		return "", fmt.Errorf("listing networks: %w", err)
+	}
+	for _, n := range found.Items {
+		if n.Name == name {
+			return "", fmt.Errorf("network %s already exists; run 'bot-bottle cleanup'", name)
+		}
+	}
+	opts := client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: l}
+	if internal {
+		opts.Options = map[string]string{
+			"com.docker.network.bridge.inhibit_ipv4":         "true",
+			"com.docker.network.bridge.enable_ip_masquerade": "false",
+		}
+	}
+	res, err := cli.NetworkCreate(ctx, name, opts)
+	if err != nil {
+		return "", fmt.Errorf("creating network %s: %w", name, err)
+	}
+	return res.ID, nil
+}
+
+// startSidecar creates, provisions and starts the sidecar, waits until it
+// serves, and returns its address on the bottle network.
+func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runtime, bottleNet, egressNet string) (string, error) {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return "", err
+	}
+	args := []string{
+		"--policy", sidecarPolicy, "--ca-dir", sidecarCADir,
+		"--listen", ":" + strconv.Itoa(backend.PortEgress),
+		"--dns", ":" + strconv.Itoa(backend.PortDNS),
+		"--audit", sidecarAudit,
+	}
+	files := []entry{
+		{Name: sidecarEtc, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
+		{Name: sidecarCADir, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
+		{Name: sidecarVar, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
+	}
+	add := func(host, inside string, mode int64) error {
+		data, err := os.ReadFile(host)
+		if err != nil {
+			return fmt.Errorf("reading %s for the sidecar: %w", host, err)
+		}
+		files = append(files, entry{Name: inside, Mode: mode, UID: sidecarUID, GID: sidecarUID, Data: data})
+		return nil
+	}
+	if err := add(spec.PolicyFile, sidecarPolicy, 0o400); err != nil {
+		return "", err
+	}
+	if err := add(spec.CADir+"/ca.crt", sidecarCADir+"/ca.crt", 0o400); err != nil {
+		return "", err
+	}
+	if err := add(spec.CADir+"/ca.key", sidecarCADir+"/ca.key", 0o400); err != nil {
+		return "", err
+	}
+	if spec.UpstreamCA != "" {
+		if err := add(spec.UpstreamCA, sidecarUpCA, 0o400); err != nil {
+			return "", err
+		}
+		args = append(args, "--upstream-ca", sidecarUpCA)
+	}
+	for _, host := range sortedKeys(spec.Resolve) {
+		args = append(args, "--resolve", host+"="+spec.Resolve[host])
+	}
+	// Secrets go in the environment of the sidecar alone, never on argv.
+	var env []string
+	for _, slot := range sortedKeys(spec.Secrets) {
+		env = append(env, slot+"="+spec.Secrets[slot].Reveal())
+	}
+	hc := &container.HostConfig{
+		NetworkMode: container.NetworkMode(bottleNet),
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: []string{"no-new-privileges"},
+		Runtime:     runtime,
+		// Port 53 without CAP_NET_BIND_SERVICE.
+		Sysctls:   map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
+		Resources: container.Resources{PidsLimit: new(int64(256)), Memory: 512 << 20},
+		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m"}},
+	}
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: sidecarName(spec.Slug),
+		Config: &container.Config{
+			Image:  tag,
+			Cmd:    args,
+			Env:    env,
+			Labels: labels(spec, backend.RoleSidecar),
+		},
+		HostConfig: hc,
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating the sidecar: %w", err)
+	}
+	id := created.ID
+	if _, err := cli.NetworkConnect(ctx, egressNet, client.NetworkConnectOptions{Container: id}); err != nil {
+		return "", fmt.Errorf("connecting the sidecar to the egress network: %w", err)
+	}
+	if err := d.copyIn(ctx, id, files); err != nil {
+		return "", fmt.Errorf("provisioning the sidecar: %w", err)
+	}
+	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return "", fmt.Errorf("starting the sidecar: %w", err)
+	}
+	if err := d.waitReady(ctx, id); err != nil {
+		return "", err
+	}
+	insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspecting the sidecar: %w", err)
+	}
+	for _, ep := range insp.Container.NetworkSettings.Networks {
+		if ep.NetworkID == bottleNet && ep.IPAddress.IsValid() {
+			return ep.IPAddress.String(), nil
+		}
+	}
+	return "", fmt.Errorf("the sidecar has no address on the bottle network")
+}
+
+// waitReady follows the sidecar's log until it reports ready, or fails
+// with its last lines when it exits first.
+func (d *Driver) waitReady(ctx context.Context, id string) error {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	logs, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		return fmt.Errorf("reading the sidecar's log: %w", err)
+	}
+	defer func() { _ = logs.Close() }()
+	pr, pw := io.Pipe()
+	go func() { _, err := demux(pw, pw, logs); pw.CloseWithError(err) }()
+	var last []string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, sidecarReadyRE) {
+			return nil
+		}
+		last = append(last, line)
+		if len(last) > 20 {
+			last = last[1:]
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("the sidecar did not become ready: %w", ctx.Err())
+	}
+	return fmt.Errorf("the sidecar exited before it was ready:\n%s", strings.Join(last, "\n"))
+}
+
+// startAgent creates, provisions and starts the agent runtime.
+func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtime, bottleNet, sidecarIP string) error {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return err
+	}
+	dns, err := netip.ParseAddr(sidecarIP)
+	if err != nil {
+		return fmt.Errorf("sidecar address %q: %w", sidecarIP, err)
+	}
+	proxy := sidecarProxyURL(sidecarIP)
+	env := []string{
+		"HOME=" + spec.User.Home,
+		"USER=" + spec.User.Name,
+		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
+		"ALL_PROXY=" + proxy, "all_proxy=" + proxy,
+		"NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
+	}
+	for _, name := range backend.CAEnv {
+		env = append(env, name+"="+backend.AgentCAFile)
+	}
+	for _, e := range spec.Env {
+		env = append(env, e.Name+"="+e.Value.Reveal())
+	}
+	hc := &container.HostConfig{
+		NetworkMode: container.NetworkMode(bottleNet),
+		DNS:         []netip.Addr{dns},
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: []string{"no-new-privileges"},
+		Runtime:     runtime,
+		Init:        new(true),
+		LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m"}},
+		Resources: container.Resources{
+			NanoCPUs: spec.Resources.MilliCPUs * 1_000_000,
+			Memory:   spec.Resources.Memory,
+		},
+	}
+	if spec.Resources.Pids > 0 {
+		hc.PidsLimit = &spec.Resources.Pids
+	}
+	if spec.Workspace.Mode == "mount" {
+		hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: spec.Workspace.HostPath, Target: spec.Workspace.Path}}
+	}
+	workdir := spec.Workspace.Path
+	if workdir == "" {
+		workdir = spec.User.Home
+	}
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: agentName(spec.Slug),
+		Config: &container.Config{
+			Image:        tag,
+			Entrypoint:   []string{},
+			Cmd:          spec.Command,
+			Env:          env,
+			User:         fmt.Sprintf("%d:%d", spec.User.UID, spec.User.GID),
+			WorkingDir:   workdir,
+			Tty:          spec.TTY,
+			OpenStdin:    true,
+			AttachStdin:  true,
+			AttachStdout: true,
+			AttachStderr: true,
+			Labels:       labels(spec, backend.RoleAgent),
+		},
+		HostConfig:       hc,
+		NetworkingConfig: &network.NetworkingConfig{},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the agent container: %w", err)
+	}
+	files, err := d.agentFiles(ctx, created.ID, spec)
+	if err != nil {
+		return err
+	}
+	if err := d.copyIn(ctx, created.ID, files, spec.User.Home, spec.Workspace.Path); err != nil {
+		return fmt.Errorf("provisioning the agent container: %w", err)
+	}
+	if spec.Workspace.Mode == "copy" {
+		if err := d.copyWorkspace(ctx, created.ID, spec); err != nil {
+			return err
+		}
+	}
+	if _, err := cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		return fmt.Errorf("starting the agent container: %w", err)
+	}
+	return nil
+}
+
+// agentFiles is what goes into the agent runtime before it starts: the CA
+// (its own file and appended to the system bundle) and the spec's files.
+func (d *Driver) agentFiles(ctx context.Context, id string, spec *backend.Spec) ([]entry, error) {
+	caPEM, err := os.ReadFile(spec.CADir + "/ca.crt")
+	if err != nil {
+		return nil, fmt.Errorf("reading the bottle CA: %w", err)
+	}
+	bundle, err := d.readFile(ctx, id, "/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		d.log.Debug("the agent image has no CA bundle", "err", err)
+	}
+	if len(bundle) > 0 && !strings.HasSuffix(string(bundle), "\n") {
+		bundle = append(bundle, '\n')
+	}
+	bundle = append(bundle, caPEM...)
+	files := []entry{
+		{Name: backend.AgentCAFile, Mode: 0o644, Data: caPEM},
+		{Name: "/etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Data: bundle},
+	}
+	sorted := append([]backend.File(nil), spec.Files...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	for _, f := range sorted {
+		e := entry{Name: f.Path, Mode: f.Mode, Data: f.Data}
+		if !f.Root {
+			e.UID, e.GID = spec.User.UID, spec.User.GID
+		}
+		files = append(files, e)
+	}
+	return files, nil
+}
