@@ -56,9 +56,9 @@ func BaseImage(t testing.TB) string {
 }
 
 var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
+	buildMu  sync.Mutex
+	buildDir string
+	built    = map[string]string{}
 )
 
 // StaticBinary builds bot-bottle once per test process with CGO off and
@@ -66,33 +66,44 @@ var (
 // binary built with -race is not one.
 func StaticBinary(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
+	return BuildStatic(t, "./cmd/bot-bottle")
+}
+
+// BuildStatic builds the main package pkg (relative to the module root)
+// once per test process, statically, and returns the binary's path.
+func BuildStatic(t testing.TB, pkg string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	if buildDir == "" {
 		// Shared by every test of the process, so not t.TempDir.
 		dir, err := os.MkdirTemp("", "bot-bottle-bin-") //nolint:usetesting // see above
 		if err != nil {
-			binErr = err
-			return
+			t.Fatal(err)
 		}
-		binPath = filepath.Join(dir, "bot-bottle")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./cmd/bot-bottle") //nolint:gosec // G204: our own build
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = err
-			binPath = string(out)
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("building a static bot-bottle: %v\n%s", binErr, binPath)
+		buildDir = dir
 	}
-	return binPath
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
+	out := filepath.Join(buildDir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg) //nolint:gosec // G204: our own build
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s statically: %v\n%s", pkg, err, msg)
+	}
+	built[pkg] = out
+	return out
 }
 
-// Cleanup removes what StaticBinary built; call it from TestMain.
+// Cleanup removes what BuildStatic built; call it from TestMain.
 func Cleanup() {
-	if binPath != "" && binErr == nil {
-		_ = os.RemoveAll(filepath.Dir(binPath))
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
 	}
 }

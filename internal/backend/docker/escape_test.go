@@ -1,0 +1,218 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/escape"
+)
+
+// escapeImage is the agent image of the suite: real clients only.
+const escapeImage = `ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl git ca-certificates dnsutils >/dev/null && rm -rf /var/lib/apt/lists/* \
+ && useradd -u 1000 -m -s /bin/bash agent && mkdir -p /workspace && chown agent:agent /workspace
+`
+
+func TestEscapeSuite(t *testing.T) {
+	d0 := newDriver(t)
+	ctx := context.Background()
+	cli, err := d0.client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inet := fakeInternet(t, cli)
+	d := New(Config{SidecarBinary: backendtest.StaticBinary(t), EgressNetwork: inet.network})
+	t.Cleanup(func() { _ = d.Close() })
+
+	host := hostService(t)
+	_, port, _ := net.SplitHostPort(host)
+	services := []string{}
+	for _, ip := range []string{inet.gateway, "172.17.0.1"} {
+		if ip != "" {
+			services = append(services, net.JoinHostPort(ip, port))
+		}
+	}
+	h := &escape.Harness{
+		Backend: d,
+		Internet: escape.Internet{
+			Upstream:     inet.upstream,
+			Control:      "http://" + net.JoinHostPort(inet.upstream, "8081"),
+			CAFile:       inet.caFile,
+			HostServices: services,
+		},
+		Image: backend.Image{Name: "bot-bottle-test-escape", Dockerfile: escapeImage, BuildArgs: map[string]string{"BASE_IMAGE": backendtest.BaseImage(t)}},
+		User:  backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
+		Probe: backendtest.BuildStatic(t, "./internal/escape/probe"),
+		Addrs: func(t *testing.T, slug string) escape.Addrs {
+			return bottleAddrs(t, cli, slug)
+		},
+	}
+	escape.Run(t, h)
+}
+
+// bottleAddrs reads a bottle's addresses on its own network.
+func bottleAddrs(t *testing.T, cli *client.Client, slug string) escape.Addrs {
+	t.Helper()
+	ctx := context.Background()
+	nw, err := cli.NetworkInspect(ctx, bottleNetName(slug), client.NetworkInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a escape.Addrs
+	for _, c := range nw.Network.IPAM.Config {
+		if c.Gateway.IsValid() {
+			a.Gateway = c.Gateway.String()
+		}
+	}
+	for name, ip := range map[string]*string{sidecarName(slug): &a.Sidecar, agentName(slug): &a.Agent} {
+		insp, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ep := range insp.Container.NetworkSettings.Networks {
+			if ep.NetworkID == nw.Network.ID {
+				*ip = ep.IPAddress.String()
+			}
+		}
+	}
+	return a
+}
+
+// hostService listens on every host address; a bottle must not reach it.
+func hostService(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Errorf("a host service was reached from %s", c.RemoteAddr())
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+type internet struct {
+	network, upstream, gateway, caFile string
+}
+
+// fakeInternet creates an internal network holding upstreamd, the only
+// "internet" the sidecar can reach.
+func fakeInternet(t *testing.T, cli *client.Client) internet {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	caFile, certPEM, keyPEM := mintUpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost)
+	upstreamd, err := os.ReadFile(backendtest.BuildStatic(t, "./internal/escape/upstreamd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Config{})
+	tag := "bot-bottle-test-upstreamd:latest"
+	dockerfile := "FROM scratch\nCOPY upstreamd cert.pem key.pem /\nENTRYPOINT [\"/upstreamd\", \"--cert\", \"/cert.pem\", \"--key\", \"/key.pem\"]\n"
+	_, _ = cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
+	var progress bytes.Buffer
+	if err := d.build(ctx, tag, dockerfile, map[string][]byte{"upstreamd": upstreamd, "cert.pem": certPEM, "key.pem": keyPEM}, nil, &progress); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	name := fmt.Sprintf("bot-bottle-test-internet-%d", time.Now().UnixNano()%1_000_000)
+	nw, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Internal: true, Labels: map[string]string{"io.bot-bottle.test": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = cli.NetworkRemove(context.Background(), nw.ID, client.NetworkRemoveOptions{}) })
+	c, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:       name,
+		Config:     &container.Config{Image: tag, Labels: map[string]string{"io.bot-bottle.test": "1"}},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(nw.ID)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	insp, err := cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inet := internet{network: nw.ID, caFile: caFile}
+	for _, ep := range insp.Container.NetworkSettings.Networks {
+		inet.upstream, inet.gateway = ep.IPAddress.String(), ep.Gateway.String()
+	}
+	// Wait for the control API.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(inet.upstream, "8081"), time.Second)
+		if err == nil {
+			_ = conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upstreamd did not come up: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return inet
+}
+
+// mintUpstreamCert writes a CA and returns its file, and a leaf for names.
+func mintUpstreamCert(t *testing.T, dir string, names ...string) (caFile string, certPEM, keyPEM []byte) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "escape upstream CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(leafKey)
+	caFile = filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}

