@@ -29,6 +29,7 @@ func newListCmd(env *Env, runF func(*listOptions) error) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the lists as JSON")
+	cmd.AddCommand(newListActiveCmd(env))
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -46,7 +47,13 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 	done := d.pump(att.HijackedResponse, s, tty)
 	select {
 	case res := <-wait.Result:
-		<-done
+		// The daemon may keep the stream of a command that ended before
+		// we attached open; the output has arrived by now or never will.
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			att.Close()
+		}
 		if res.Error != nil {
 			return 0, fmt.Errorf("waiting for bottle %s: %s", slug, res.Error.Message)
 		}

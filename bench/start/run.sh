@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/start: in one run, the cost of a bottle on Docker against a bare
+# `docker run --rm` of the same agent image (images cached):
+#   - start: `bot-bottle start --yes -- true`, end to end (build check,
+#     networks, sidecar, agent, teardown) vs `docker run --rm IMAGE true`
+#   - teardown: `bot-bottle stop` of a detached bottle
+#   - the idle RSS of a sidecar
+#   - ten bottles started in parallel: all must come up
+# Usage: bench/start/run.sh [ROUNDS]  (needs dockerd and the base image;
+# writes a Markdown table to stdout)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-7}
+make -s build >/dev/null
+bin=$PWD/bin/bot-bottle
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export BOT_BOTTLE_HOME=$work/home
+export BOT_BOTTLE_BASE_IMAGE=${BOT_BOTTLE_BASE_IMAGE:-bot-bottle-test-base:bookworm}
+"$bin" init >/dev/null
+mkdir -p "$work/ws" && cd "$work/ws"
+
+ms() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# Warm: build the images once.
+"$bin" start example --yes -- true >/dev/null 2>&1
+image=$(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep '^bot-bottle-agent-shell:' | head -1)
+
+bb=() dr=() stop=()
+for _ in $(seq "$rounds"); do
+	t=$(ms); docker run --rm "$image" true >/dev/null; dr+=($(( ($(ms) - t) / 1000000 )))
+	t=$(ms); "$bin" start example --yes -- true >/dev/null 2>&1; bb+=($(( ($(ms) - t) / 1000000 )))
+	slug=$("$bin" start example --yes --detach -- sleep 600 2>/dev/null)
+	t=$(ms); "$bin" stop "$slug" >/dev/null 2>&1; stop+=($(( ($(ms) - t) / 1000000 )))
+done
+bb_med=$(printf '%s\n' "${bb[@]}" | median)
+dr_med=$(printf '%s\n' "${dr[@]}" | median)
+stop_med=$(printf '%s\n' "${stop[@]}" | median)
+
+# Idle sidecar RSS.
+slug=$("$bin" start example --yes --detach -- sleep 600 2>/dev/null)
+sleep 3
+rss=$(docker stats --no-stream --format '{{.MemUsage}}' "bot-bottle-$slug-sidecar" | cut -d/ -f1 | tr -d ' ')
+"$bin" stop "$slug" >/dev/null 2>&1
+
+# Ten in parallel.
+ok=0
+pids=()
+for i in $(seq 10); do
+	("$bin" start example --yes -- true >"$work/par$i.log" 2>&1) & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
+
+ratio=$(awk -v a="$bb_med" -v b="$dr_med" 'BEGIN {printf "%.2f", a / b}')
+cat <<EOT
+| measure | bot-bottle | docker run --rm | target | result |
+|---|---|---|---|---|
+| start, \`-- true\`, median of $rounds (ms) | $bb_med | $dr_med | ≤ 2x | ${ratio}x $(awk -v r="$ratio" 'BEGIN {print (r <= 2) ? "PASS" : "MISS"}') |
+| teardown of a detached bottle, median (ms) | $stop_med | | | |
+| sidecar idle RSS | $rss | | ≤ 25 MB | |
+| ten bottles in parallel | $ok/10 up | | 10/10 | $([ "$ok" = 10 ] && echo PASS || echo MISS) |
+EOT

@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/launch"
+)
+
+// The commands that act on running bottles by slug.
+
+// backendFor returns the backend that runs slug, from its record.
+func (e *Env) backendFor(slug string) (backend.Backend, error) {
+	home, err := e.Home()
+	if err != nil {
+		return nil, err
+	}
+	name := ""
+	if rec, err := launch.ReadRecord(home, slug); err == nil {
+		name = rec.Backend
+	}
+	if name == "" {
+		name, _ = e.LookupEnv("BOT_BOTTLE_BACKEND")
+	}
+	if name == "" {
+		name = backendNames[0]
+	}
+	return e.newBackend(name)
+}
+
+func slugCmd(use, short string, run func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error, env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug := args[0]
+			be, err := env.backendFor(slug)
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), env, be, slug, args[1:])
+		},
+	}
+}
+
+func newAttachCmd(env *Env) *cobra.Command {
+	cmd := slugCmd("attach SLUG", "Attach the terminal to a running bottle's agent", func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error {
+		if len(rest) > 0 {
+			return flagErrorf("attach takes one slug")
+		}
+		code, err := attach(ctx, env, be, slug, env.IO.IsTerminal())
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return SilentError{Code: ExitCode(code)}
+		}
+		return nil
+	}, env)
+	return cmd
+}
+
+func newExecCmd(env *Env) *cobra.Command {
+	cmd := slugCmd("exec SLUG -- CMD...", "Run a command in a running bottle as the agent user", func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error {
+		if len(rest) == 0 {
+			return flagErrorf("give the command after --: bot-bottle exec %s -- CMD...", slug)
+		}
+		ios := env.IO
+		e := backend.Exec{Cmd: rest, Stdio: backend.Stdio{Stdout: ios.Out, Stderr: ios.ErrOut, Stdin: ios.In, TTY: ios.IsTerminal()}}
+		if e.TTY {
+			restore, resize, err := rawTerminal(ctx, ios)
+			if err != nil {
+				return err
+			}
+			defer restore()
+			e.Resize = resize
+		}
+		code, err := be.Exec(ctx, slug, e)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return SilentError{Code: ExitCode(code)}
+		}
+		return nil
+	}, env)
+	return cmd
+}
+
+func newStopCmd(env *Env) *cobra.Command {
+	return slugCmd("stop SLUG", "Stop a bottle and remove everything it holds", func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error {
+		if len(rest) > 0 {
+			return flagErrorf("stop takes one slug")
+		}
+		if err := be.Stop(ctx, slug); err != nil {
+			return err
+		}
+		home, err := env.Home()
+		if err != nil {
+			return err
+		}
+		if err := launch.Retire(home, slug); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.IO.ErrOut, "bottle %s removed\n", slug)
+		return nil
+	}, env)
+}
+
+func newLogsCmd(env *Env) *cobra.Command {
+	return slugCmd("logs SLUG", "Print a bottle's sidecar and agent logs", func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error {
+		if len(rest) > 0 {
+			return flagErrorf("logs takes one slug")
+		}
+		return be.Logs(ctx, slug, env.IO.Out)
+	}, env)
+}
+
+func newResumeCmd(env *Env) *cobra.Command {
+	opts := &startOptions{env: env}
+	cmd := &cobra.Command{
+		Use:   "resume SLUG",
+		Short: "Attach to a running bottle, or start a removed one again with the same agent, bottles and workspace",
+		Args:  exactArgs(1, "name the bottle to resume: bot-bottle resume SLUG"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug := args[0]
+			home, err := env.Home()
+			if err != nil {
+				return err
+			}
+			rec, err := launch.ReadRecord(home, slug)
+			if err != nil {
+				return err
+			}
+			be, err := env.newBackend(rec.Backend)
+			if err != nil {
+				return err
+			}
+			if in, ok := findInstance(cmd.Context(), be, slug); ok && in.State == "running" {
+				code, err := attach(cmd.Context(), env, be, slug, env.IO.IsTerminal())
+				if err == nil && code != 0 {
+					err = SilentError{Code: ExitCode(code)}
+				}
+				return err
+			}
+			if cwd, _ := env.Getwd(); cwd != rec.Cwd {
+				return fmt.Errorf("bottle %s worked in %s; run resume from there", slug, rec.Cwd)
+			}
+			opts.Agent, opts.Bottles, opts.Backend, opts.Command, opts.slug = rec.Agent, rec.Bottles, rec.Backend, rec.Command, slug
+			return runStart(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "start without asking")
+	return cmd
+}
+
+func findInstance(ctx context.Context, be backend.Backend, slug string) (backend.Instance, bool) {
+	list, err := be.List(ctx)
+	if err != nil {
+		return backend.Instance{}, false
+	}
+	for _, in := range list {
+		if in.Slug == slug {
+			return in, true
+		}
+	}
+	return backend.Instance{}, false
+}
+
+// activeBottles lists the bottles of every usable backend.
+func (e *Env) activeBottles(ctx context.Context) ([]backend.Instance, []error) {
+	var all []backend.Instance
+	var errs []error
+	for _, name := range backendNames {
+		be, err := e.newBackend(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		list, err := be.List(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		all = append(all, list...)
+	}
+	return all, errs
+}
+
+// orphaned reports whether a bottle has lost its owner: its starting
+// process is gone, or parts of it are.
+func orphaned(in backend.Instance) bool {
+	if in.State != "running" {
+		return true
+	}
+	return in.OwnerPID > 0 && !processAlive(in.OwnerPID)
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func newListActiveCmd(env *Env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "active",
+		Short: "List the bottles that exist on every backend",
+		Args:  exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			list, errs := env.activeBottles(cmd.Context())
+			ios := env.IO
+			for _, err := range errs {
+				fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", err)
+			}
+			if asJSON {
+				type row struct {
+					backend.Instance
+					Orphan bool `json:"orphan"`
+				}
+				rows := []row{}
+				for _, in := range list {
+					rows = append(rows, row{in, orphaned(in)})
+				}
+				enc := json.NewEncoder(ios.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SLUG\tAGENT\tBOTTLES\tBACKEND\tSTATE\tAGE")
+			for _, in := range list {
+				state := in.State
+				if orphaned(in) {
+					state += " (orphan)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Slug, in.Agent, strings.Join(in.Bottles, "+"), in.Backend, state, time.Since(in.Created).Round(time.Second))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(errs) > 0 {
+				return SilentError{Code: ExitError}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newCleanupCmd(env *Env) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Remove orphaned bottles of every backend: one plan, one question",
+		Args:  exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ios := env.IO
+			list, errs := env.activeBottles(ctx)
+			var plan []backend.Instance
+			for _, in := range list {
+				if orphaned(in) {
+					plan = append(plan, in)
+				}
+			}
+			if len(plan) == 0 {
+				fmt.Fprintln(ios.ErrOut, "nothing to clean up")
+				return errors.Join(errs...)
+			}
+			fmt.Fprintln(ios.ErrOut, "will remove:")
+			for _, in := range plan {
+				fmt.Fprintf(ios.ErrOut, "  %s (%s, %s): %s\n", in.Slug, in.Backend, in.State, strings.Join(in.Resources, ", "))
+			}
+			if !yes {
+				if !ios.IsTerminal() {
+					return flagErrorf("no terminal to confirm on: pass --yes")
+				}
+				if ok, err := confirm(ios, "Remove these?"); err != nil || !ok {
+					return err
+				}
+			}
+			home, err := env.Home()
+			if err != nil {
+				return err
+			}
+			for _, in := range plan {
+				be, err := env.newBackend(in.Backend)
+				if err == nil {
+					err = be.Stop(ctx, in.Slug)
+				}
+				if err == nil {
+					err = launch.Retire(home, in.Slug)
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", in.Slug, err))
+					continue
+				}
+				fmt.Fprintf(ios.ErrOut, "removed %s\n", in.Slug)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking")
+	return cmd
+}

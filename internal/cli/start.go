@@ -1,0 +1,332 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/launch"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+)
+
+type startOptions struct {
+	env     *Env
+	Agent   string
+	Bottles []string
+	Backend string
+	Yes     bool
+	DryRun  bool
+	Detach  bool
+	Command []string
+	// slug, when set, resumes that bottle.
+	slug string
+}
+
+func newStartCmd(env *Env) *cobra.Command {
+	opts := &startOptions{env: env}
+	cmd := &cobra.Command{
+		Use:   "start [AGENT] [flags] [-- CMD...]",
+		Short: "Start an agent in a bottle",
+		Long: `Start an agent in a bottle: build what is missing, start the sidecar, then the
+agent's CLI attached to this terminal. Everything is removed when it exits.
+
+With -- CMD..., run CMD in the bottle instead of the agent's CLI, without a
+terminal, and exit with its status.
+
+Environment:
+  BOT_BOTTLE_BACKEND                backend when --backend is absent (default docker)
+  BOT_BOTTLE_BASE_IMAGE             base image of the provider templates
+  BOT_BOTTLE_UPSTREAM_CA            PEM file of a CA the sidecar trusts upstream
+  BOT_BOTTLE_EGRESS_RESOLVE         HOST=ADDR:PORT,... names pinned in the sidecar
+  BOT_BOTTLE_DOCKER_EGRESS_NETWORK  existing network for the sidecar's egress side`,
+		ValidArgsFunction: completeAgents(env),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if at := cmd.ArgsLenAtDash(); at >= 0 {
+				opts.Command = args[at:]
+				args = args[:at]
+				if len(opts.Command) == 0 {
+					return flagErrorf("nothing after --: give the command to run in the bottle")
+				}
+			}
+			if len(args) > 1 {
+				return flagErrorf("start takes one agent, got %d", len(args))
+			}
+			if len(args) == 1 {
+				opts.Agent = args[0]
+			}
+			return runStart(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.Bottles, "bottle", nil, "bottle to run in instead of the agent's (repeatable; merged in order)")
+	f.StringVar(&opts.Backend, "backend", "", "backend to run on: "+strings.Join(backendNames, ", "))
+	f.BoolVarP(&opts.Yes, "yes", "y", false, "start without asking")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print the preflight summary and create nothing")
+	f.BoolVarP(&opts.Detach, "detach", "d", false, "leave the bottle running in the background; see attach and stop")
+	return cmd
+}
+
+func runStart(ctx context.Context, opts *startOptions) error {
+	env := opts.env
+	ios := env.IO
+	ix, err := env.index()
+	if err != nil {
+		return err
+	}
+	if opts.Agent == "" {
+		if opts.Agent, err = pickAgent(ios, ix); err != nil {
+			return err
+		}
+	}
+	res, ds := ix.Resolve(opts.Agent, opts.Bottles)
+	ds = append(ix.Diagnostics(), ds...)
+	if printDiags(ios.ErrOut, ds) {
+		return SilentError{Code: ExitError}
+	}
+	be, feat, err := env.pickBackend(ctx, opts.Backend)
+	if err != nil {
+		return err
+	}
+	home, err := env.Home()
+	if err != nil {
+		return err
+	}
+	cwd, err := env.Getwd()
+	if err != nil {
+		return err
+	}
+	lopts := launch.Options{
+		Home: home, Cwd: cwd, Resolved: res, Backend: be.Name(),
+		LookupEnv: env.LookupEnv, Prompt: env.promptSecret,
+		Command: opts.Command, TTY: ios.IsTerminal() && len(opts.Command) == 0 && !opts.Detach,
+		Detached: opts.Detach, Slug: opts.slug,
+	}
+	lopts.BaseImage, _ = env.LookupEnv("BOT_BOTTLE_BASE_IMAGE")
+	if mc, err := env.manifestConfig(); err == nil {
+		lopts.SkillDirs = mc.SkillDirs
+	}
+	lopts.UpstreamCA, _ = env.LookupEnv("BOT_BOTTLE_UPSTREAM_CA")
+	if v, _ := env.LookupEnv("BOT_BOTTLE_EGRESS_RESOLVE"); v != "" {
+		if lopts.Resolve, err = parseResolve(strings.Split(v, ",")); err != nil {
+			return fmt.Errorf("BOT_BOTTLE_EGRESS_RESOLVE: %w", err)
+		}
+	}
+	if opts.Detach && len(opts.Command) > 0 {
+		lopts.TTY = false
+	}
+	l, err := launch.Prepare(lopts)
+	if err != nil {
+		return err
+	}
+	writePreflight(ios.ErrOut, l, res, feat, be.Name())
+	if opts.DryRun {
+		fmt.Fprintln(ios.ErrOut, "dry run: nothing was created")
+		return nil
+	}
+	if !opts.Yes {
+		if !ios.IsTerminal() {
+			return flagErrorf("no terminal to confirm on: pass --yes to start without asking")
+		}
+		if ok, err := confirm(ios, "Start this bottle?"); err != nil || !ok {
+			if err == nil {
+				fmt.Fprintln(ios.ErrOut, "not started")
+			}
+			return err
+		}
+	}
+	return runBottle(ctx, env, be, l, opts.Detach)
+}
+
+// runBottle starts a prepared bottle and, unless detached, attaches to it
+// and tears it down when its command ends or ctx does.
+func runBottle(ctx context.Context, env *Env, be backend.Backend, l *launch.Launch, detach bool) error {
+	ios := env.IO
+	spec := l.Spec
+	home, err := env.Home()
+	if err != nil {
+		return err
+	}
+	if err := l.Write(); err != nil {
+		return err
+	}
+	teardown := func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if err := be.Stop(tctx, spec.Slug); err != nil {
+			fmt.Fprintf(ios.ErrOut, "bot-bottle: removing bottle %s: %v; run 'bot-bottle cleanup'\n", spec.Slug, err)
+		}
+		if err := launch.Retire(home, spec.Slug); err != nil {
+			env.Log.Warn("retiring the state folder", "slug", spec.Slug, "err", err)
+		}
+	}
+	if err := be.Start(ctx, spec, ios.ErrOut); err != nil {
+		_ = launch.Retire(home, spec.Slug)
+		return fmt.Errorf("starting bottle %s: %w", spec.Slug, err)
+	}
+	if detach {
+		fmt.Fprintf(ios.ErrOut, "bottle %s is running: 'bot-bottle attach %s' to use it, 'bot-bottle stop %s' to remove it\n", spec.Slug, spec.Slug, spec.Slug)
+		fmt.Fprintln(ios.Out, spec.Slug)
+		return nil
+	}
+	code, err := attach(ctx, env, be, spec.Slug, spec.TTY)
+	teardown()
+	if err != nil {
+		return err
+	}
+	if len(l.Record.Command) == 0 {
+		fmt.Fprintf(ios.ErrOut, "bottle %s removed; 'bot-bottle resume %s' starts it again\n", spec.Slug, spec.Slug)
+	}
+	if code != 0 {
+		return SilentError{Code: ExitCode(code)}
+	}
+	return nil
+}
+
+// attach connects the terminal, or plain streams, to a bottle's main
+// command and returns its exit status.
+func attach(ctx context.Context, env *Env, be backend.Backend, slug string, tty bool) (int, error) {
+	ios := env.IO
+	s := backend.Stdio{Stdout: ios.Out, Stderr: ios.ErrOut, TTY: tty}
+	if tty {
+		restore, resize, err := rawTerminal(ctx, ios)
+		if err != nil {
+			return 0, err
+		}
+		defer restore()
+		s.Stdin, s.Resize = ios.In, resize
+	}
+	return be.Attach(ctx, slug, s)
+}
+
+// pickAgent asks which agent to start, or says how to name one.
+func pickAgent(ios *IOStreams, ix *manifest.Index) (string, error) {
+	agents := ix.Agents()
+	if !ios.IsTerminal() || len(agents) == 0 {
+		return "", flagErrorf("name the agent to start: bot-bottle start AGENT ('bot-bottle list' shows them)")
+	}
+	fmt.Fprintln(ios.ErrOut, "Agents:")
+	for i, a := range agents {
+		fmt.Fprintf(ios.ErrOut, "  %d) %s\n", i+1, a.Name)
+	}
+	for {
+		answer, err := ask(ios, fmt.Sprintf("Start which agent? [1-%d] ", len(agents)))
+		if err != nil {
+			return "", err
+		}
+		var n int
+		if _, err := fmt.Sscan(answer, &n); err == nil && n >= 1 && n <= len(agents) {
+			return agents[n-1].Name, nil
+		}
+		for _, a := range agents {
+			if a.Name == answer {
+				return a.Name, nil
+			}
+		}
+	}
+}
+
+// writePreflight prints what is about to start.
+func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f backend.Features, backendName string) {
+	spec := l.Spec
+	row := func(k, v string) { fmt.Fprintf(w, "  %-10s %s\n", k, v) }
+	fmt.Fprintf(w, "bottle %s\n", spec.Slug)
+	row("agent", fmt.Sprintf("%s (%s)", res.Agent.Name, res.Agent.File))
+	row("bottles", strings.Join(res.Bottles, " + "))
+	row("backend", fmt.Sprintf("%s: %s; %s", backendName, f.Runtime, f.Isolation))
+	for _, n := range f.Notes {
+		row("", "note: "+n)
+	}
+	if len(l.Policy.Routes) == 0 {
+		row("egress", "none: every host is refused")
+	}
+	for i, r := range l.Policy.Routes {
+		k := ""
+		if i == 0 {
+			k = "egress"
+		}
+		line := r.Host
+		if r.Auth != nil {
+			line += " (injects " + r.Auth.Scheme + " ${" + authRef(l.Policy, r.Auth.Slot) + "})"
+		}
+		if len(r.Matches) > 0 {
+			line += fmt.Sprintf(", %d match rule(s)", len(r.Matches))
+		}
+		row(k, line)
+	}
+	if g := l.Policy.GitGate; g != nil {
+		for _, r := range g.Repos {
+			row("repo", r.Name+" "+r.URL)
+		}
+	}
+	if u := res.GitUser; u.Name.Set || u.Email.Set {
+		row("git user", gitUserLine(u))
+	}
+	var names []string
+	for _, e := range spec.Env {
+		names = append(names, e.Name)
+	}
+	if len(names) > 0 {
+		row("env", strings.Join(names, ", "))
+	}
+	ws := spec.Workspace
+	switch ws.Mode {
+	case manifest.WorkspaceNone:
+		row("workspace", "none")
+	default:
+		row("workspace", fmt.Sprintf("%s %s -> %s", ws.Mode, ws.HostPath, ws.Path))
+	}
+	row("command", strings.Join(spec.Command, " "))
+}
+
+// ask prints a question and reads one line of answer.
+func ask(ios *IOStreams, q string) (string, error) {
+	fmt.Fprint(ios.ErrOut, q)
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := ios.In.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				break
+			}
+			b.WriteByte(buf[0])
+		}
+		if err != nil {
+			if err == io.EOF && b.Len() > 0 {
+				break
+			}
+			return "", fmt.Errorf("reading the answer: %w", err)
+		}
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+// confirm asks a y/N question; anything but y or yes is no.
+func confirm(ios *IOStreams, q string) (bool, error) {
+	a, err := ask(ios, q+" [y/N] ")
+	if err != nil {
+		return false, err
+	}
+	a = strings.ToLower(a)
+	return a == "y" || a == "yes", nil
+}
+
+// promptSecret asks for a "?" env value without echo.
+func (e *Env) promptSecret(name, message string) (string, error) {
+	if message == "" {
+		message = name
+	}
+	if f, ok := e.IO.In.(*os.File); ok && e.IO.IsTerminal() {
+		fmt.Fprintf(e.IO.ErrOut, "%s: ", message)
+		v, err := readPassword(f)
+		fmt.Fprintln(e.IO.ErrOut)
+		return v, err
+	}
+	return "", fmt.Errorf("env %s is asked for at start (?), and there is no terminal to ask on", name)
+}

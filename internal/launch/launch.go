@@ -1,0 +1,241 @@
+// Package launch turns a resolved manifest into a backend.Spec: it mints
+// the slug, compiles the policy, reads the secrets from the host, creates
+// the bottle's CA and asks the provider for the image and the files. It
+// keeps the bottle's state folder, $BOT_BOTTLE_HOME/state/<slug>/.
+package launch
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
+)
+
+// Options configure Prepare.
+type Options struct {
+	// Home is $BOT_BOTTLE_HOME.
+	Home string
+	// Cwd is the working tree that becomes the workspace.
+	Cwd      string
+	Resolved *manifest.Resolved
+	// Backend is the backend's name, recorded in the state.
+	Backend string
+	// LookupEnv reads the host environment: route tokens and ${VAR} env.
+	LookupEnv func(string) (string, bool)
+	// Prompt asks the operator for a "?" env value, without echo.
+	Prompt func(name, message string) (string, error)
+	// SkillDirs are searched for the agent's skills, in order.
+	SkillDirs []string
+	// BaseImage overrides the templates' public base image.
+	BaseImage string
+	// UpstreamCA and Resolve configure the sidecar's upstream side.
+	UpstreamCA string
+	Resolve    map[string]string
+	// Command, when set, replaces the provider CLI and runs without a
+	// terminal.
+	Command []string
+	// TTY gives the provider CLI a terminal.
+	TTY bool
+	// Detached bottles have no owner process.
+	Detached bool
+	// Slug, when set, reuses a slug (resume); else a new one is minted.
+	Slug string
+}
+
+// Launch is a prepared bottle: its Spec and what Write persists.
+type Launch struct {
+	Spec   *backend.Spec
+	Policy *policy.Policy
+	Record Record
+
+	policyJSON []byte
+	ca         *egress.CA
+}
+
+// Record is the bottle's state file, state/<slug>/bottle.json: what
+// list, resume and cleanup need to know about it.
+type Record struct {
+	Slug      string    `json:"slug"`
+	Agent     string    `json:"agent"`
+	Bottles   []string  `json:"bottles"`
+	Backend   string    `json:"backend"`
+	Cwd       string    `json:"cwd"`
+	Command   []string  `json:"command,omitempty"`
+	Detached  bool      `json:"detached"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// StateDir returns the state folder of slug.
+func StateDir(home, slug string) string { return filepath.Join(home, "state", slug) }
+
+// NewSlug returns "<agent>-<5 base36 characters>".
+func NewSlug(agent string) (string, error) {
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 5)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(digits))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = digits[n.Int64()]
+	}
+	return agent + "-" + string(b), nil
+}
+
+// Prepare builds the Spec of a bottle. It writes nothing: Write does.
+func Prepare(o Options) (*Launch, error) {
+	res := o.Resolved
+	b := res.Bottle
+	pol, err := policy.Compile(b)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the policy of bottle %s: %w", b.Name, err)
+	}
+	polJSON, err := json.MarshalIndent(pol, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := tokens(pol, o.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	slug := o.Slug
+	if slug == "" {
+		if slug, err = NewSlug(res.Agent.Name); err != nil {
+			return nil, err
+		}
+	}
+	ca, err := egress.NewCA("bot-bottle " + slug)
+	if err != nil {
+		return nil, fmt.Errorf("minting the bottle CA: %w", err)
+	}
+	p, err := provide(res, o)
+	if err != nil {
+		return nil, err
+	}
+	dir := StateDir(o.Home, slug)
+	ws := backend.Workspace{
+		Mode:     b.Workspace.Mode.Or(manifest.DefaultWorkspaceMode),
+		Path:     b.Workspace.Path.Or(manifest.DefaultWorkspacePath),
+		HostPath: o.Cwd,
+	}
+	spec := &backend.Spec{
+		Slug:       slug,
+		Agent:      res.Agent.Name,
+		Bottles:    res.Bottles,
+		StateDir:   dir,
+		PolicyFile: filepath.Join(dir, "policy.json"),
+		CADir:      filepath.Join(dir, "ca"),
+		AuditFile:  filepath.Join(dir, "audit.jsonl"),
+		Secrets:    secrets,
+		UpstreamCA: o.UpstreamCA,
+		Resolve:    o.Resolve,
+		Image:      p.image,
+		User:       p.user,
+		Env:        p.env,
+		Files:      p.files,
+		Workspace:  ws,
+		Resources: backend.Resources{
+			MilliCPUs: b.Resources.MilliCPUs.V,
+			Memory:    b.Resources.Memory.V,
+			Pids:      b.Resources.Pids.V,
+		},
+		Command:  p.command,
+		TTY:      o.TTY && len(o.Command) == 0,
+		Detached: o.Detached,
+		OwnerPID: os.Getpid(),
+	}
+	rec := Record{
+		Slug: slug, Agent: res.Agent.Name, Bottles: res.Bottles, Backend: o.Backend,
+		Cwd: o.Cwd, Command: o.Command, Detached: o.Detached, CreatedAt: time.Now().UTC(),
+	}
+	return &Launch{Spec: spec, Policy: pol, Record: rec, policyJSON: polJSON, ca: ca}, nil
+}
+
+// tokens reads the secret of every token slot from the host environment.
+func tokens(pol *policy.Policy, lookup func(string) (string, bool)) (map[string]secret.Value, error) {
+	out := map[string]secret.Value{}
+	var missing []string
+	for _, t := range pol.Tokens {
+		v, ok := lookup(t.Env)
+		if !ok || v == "" {
+			missing = append(missing, fmt.Sprintf("%s (for %s)", t.Env, strings.Join(t.Hosts, ", ")))
+			continue
+		}
+		out[t.Slot] = secret.New(v)
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("the bottle needs these host variables, which are not set: %s; export them and start again", strings.Join(missing, "; "))
+	}
+	return out, nil
+}
+
+// Write creates the state folder with the policy, the CA and the record.
+func (l *Launch) Write() error {
+	dir := l.Spec.StateDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the state folder: %w", err)
+	}
+	if err := os.WriteFile(l.Spec.PolicyFile, l.policyJSON, 0o600); err != nil {
+		return fmt.Errorf("writing the policy: %w", err)
+	}
+	if err := l.ca.Write(l.Spec.CADir); err != nil {
+		return fmt.Errorf("writing the bottle CA: %w", err)
+	}
+	return WriteRecord(dir, l.Record)
+}
+
+// WriteRecord writes a bottle's record into its state folder.
+func WriteRecord(dir string, rec Record) error {
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "bottle.json"), append(data, '\n'), 0o600)
+}
+
+// ReadRecord reads the record of slug.
+func ReadRecord(home, slug string) (Record, error) {
+	var rec Record
+	data, err := os.ReadFile(filepath.Join(StateDir(home, slug), "bottle.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return rec, fmt.Errorf("no bottle %s in %s; 'bot-bottle list active' shows the bottles", slug, filepath.Join(home, "state"))
+	}
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("reading the record of %s: %w", slug, err)
+	}
+	return rec, nil
+}
+
+// Retire removes what must not outlive a bottle from its state folder:
+// the CA key and the policy. The record and the audit log stay, for
+// resume and for the operator.
+func Retire(home, slug string) error {
+	dir := StateDir(home, slug)
+	return errors.Join(
+		ignoreMissing(os.RemoveAll(filepath.Join(dir, "ca"))),
+		ignoreMissing(os.Remove(filepath.Join(dir, "policy.json"))),
+	)
+}
+
+func ignoreMissing(err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}

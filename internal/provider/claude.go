@@ -1,0 +1,92 @@
+package provider
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+)
+
+// claudeState is the part of ~/.claude.json bot-bottle writes: onboarding
+// done, bypass-permissions mode accepted, the workspace trusted, and the
+// MCP servers.
+type claudeState struct {
+	HasCompletedOnboarding        bool                       `json:"hasCompletedOnboarding"`
+	BypassPermissionsModeAccepted bool                       `json:"bypassPermissionsModeAccepted"`
+	AutoUpdates                   bool                       `json:"autoUpdates"`
+	Projects                      map[string]claudeProject   `json:"projects"`
+	MCPServers                    map[string]claudeMCPServer `json:"mcpServers,omitempty"`
+}
+
+type claudeProject struct {
+	HasTrustDialogAccepted        bool     `json:"hasTrustDialogAccepted"`
+	HasCompletedProjectOnboarding bool     `json:"hasCompletedProjectOnboarding"`
+	AllowedTools                  []string `json:"allowedTools"`
+}
+
+type claudeMCPServer struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+// claudeSettings is ~/.claude/settings.json: bypass-permissions as the
+// default mode, its warning already accepted.
+type claudeSettings struct {
+	Permissions struct {
+		DefaultMode string `json:"defaultMode"`
+	} `json:"permissions"`
+	SkipDangerousModePermissionPrompt bool `json:"skipDangerousModePermissionPrompt"`
+}
+
+// configureClaude writes Claude Code's state and settings. With a route of
+// role claude_code_oauth, the CLI gets a placeholder OAuth token: the
+// sidecar swaps in the real one on the wire.
+func configureClaude(c *setup) ([]backend.File, []backend.EnvVar, error) {
+	state := claudeState{
+		HasCompletedOnboarding:        true,
+		BypassPermissionsModeAccepted: true,
+		Projects: map[string]claudeProject{
+			c.workspace: {HasTrustDialogAccepted: true, HasCompletedProjectOnboarding: true, AllowedTools: []string{}},
+		},
+	}
+	for _, s := range c.opts.MCPServers {
+		if state.MCPServers == nil {
+			state.MCPServers = map[string]claudeMCPServer{}
+		}
+		state.MCPServers[s.Name] = claudeMCPServer{Type: "http", URL: s.URL}
+	}
+	stateJSON, err := marshalJSON(state)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rendering ~/.claude.json: %w", err)
+	}
+	var settings claudeSettings
+	settings.Permissions.DefaultMode = "bypassPermissions"
+	settings.SkipDangerousModePermissionPrompt = true
+	settingsJSON, err := marshalJSON(settings)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rendering ~/.claude/settings.json: %w", err)
+	}
+	files := []backend.File{
+		agentFile(".claude.json", 0o600, stateJSON),
+		agentFile(".claude/settings.json", 0o644, settingsJSON),
+	}
+	env := []backend.EnvVar{
+		literal("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+		literal("DISABLE_ERROR_REPORTING", "1"),
+		literal("DISABLE_AUTOUPDATER", "1"),
+	}
+	if hasRole(c.r.Bottle, manifest.RoleClaudeCodeOAuth) {
+		env = append(env, literal("CLAUDE_CODE_OAUTH_TOKEN", Placeholder))
+	}
+	return files, env, nil
+}
+
+// marshalJSON renders v as indented JSON with a final newline.
+func marshalJSON(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,127 @@
+package provider
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+)
+
+// CodexHome is CODEX_HOME in a codex bottle.
+const CodexHome = Home + "/.codex"
+
+// CodexLogin is what the placeholder ~/.codex/auth.json of a bottle that
+// forwards the host's Codex credentials copies from the host's login: the
+// claims Codex reads locally, never a token. The caller reads them from
+// the host's ~/.codex/auth.json.
+type CodexLogin struct {
+	// Expiry is the host access token's expiry. Codex refreshes a token
+	// it believes expired, which fails with a placeholder, so the
+	// placeholder should expire with the real token. Zero means never.
+	Expiry time.Time
+	// AccountID is the ChatGPT account id Codex sends alongside the token.
+	AccountID string
+	Email     string
+	PlanType  string
+}
+
+// configureCodex writes config.toml (no approvals and no inner sandbox,
+// since the bottle is the sandbox; the workspace trusted; MCP servers) and,
+// when the bottle forwards the host's Codex login, a placeholder auth.json
+// shaped like a ChatGPT login. No API-key placeholder is set: the sidecar
+// injects the real token on the wire.
+func configureCodex(c *setup) ([]backend.File, []backend.EnvVar, error) {
+	var b strings.Builder
+	b.WriteString("# Written by bot-bottle at start. The bottle is the sandbox: Codex asks\n")
+	b.WriteString("# for no approval and runs without a sandbox of its own.\n")
+	b.WriteString("approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n")
+	fmt.Fprintf(&b, "\n[projects.%s]\ntrust_level = \"trusted\"\n", tomlString(c.workspace))
+	for _, s := range c.opts.MCPServers {
+		fmt.Fprintf(&b, "\n[mcp_servers.%s]\nurl = %s\n", tomlString(s.Name), tomlString(s.URL))
+	}
+	files := []backend.File{agentFile(".codex/config.toml", 0o644, []byte(b.String()))}
+	if bottle := c.r.Bottle; bottle.Provider.ForwardHostCredentials.V || hasRole(bottle, manifest.RoleCodexHostAuth) {
+		auth, err := codexAuth(c.opts.CodexLogin, c.now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("rendering ~/.codex/auth.json: %w", err)
+		}
+		files = append(files, agentFile(".codex/auth.json", 0o600, auth))
+	}
+	return files, []backend.EnvVar{literal("CODEX_HOME", CodexHome)}, nil
+}
+
+// codexAuth renders a ChatGPT-mode auth.json whose tokens are unsigned
+// placeholder JWTs carrying login's claims.
+func codexAuth(login *CodexLogin, now time.Time) ([]byte, error) {
+	l := CodexLogin{AccountID: Placeholder}
+	if login != nil {
+		l = *login
+		if l.AccountID == "" {
+			l.AccountID = Placeholder
+		}
+	}
+	exp := now.AddDate(100, 0, 0)
+	if !l.Expiry.IsZero() {
+		exp = l.Expiry
+	}
+	authClaims := map[string]string{"chatgpt_account_id": l.AccountID}
+	if l.PlanType != "" {
+		authClaims["chatgpt_plan_type"] = l.PlanType
+	}
+	idClaims := map[string]any{"exp": exp.Unix(), "iat": now.Unix(), "https://api.openai.com/auth": authClaims}
+	if l.Email != "" {
+		idClaims["email"] = l.Email
+	}
+	idToken, err := placeholderJWT(idClaims)
+	if err != nil {
+		return nil, err
+	}
+	accessToken, err := placeholderJWT(map[string]any{"exp": exp.Unix(), "iat": now.Unix(), "https://api.openai.com/auth": authClaims})
+	if err != nil {
+		return nil, err
+	}
+	return marshalJSON(map[string]any{
+		"OPENAI_API_KEY": nil,
+		"tokens": map[string]string{
+			"id_token":      idToken,
+			"access_token":  accessToken,
+			"refresh_token": Placeholder,
+			"account_id":    l.AccountID,
+		},
+		"last_refresh": now.UTC().Format(time.RFC3339),
+	})
+}
+
+// placeholderJWT is an unsigned JWT with claims, signed with the
+// placeholder text: Codex reads the claims and never checks the signature.
+func placeholderJWT(claims map[string]any) (string, error) {
+	enc := base64.RawURLEncoding
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	return enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString(payload) + "." + enc.EncodeToString([]byte(Placeholder)), nil
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

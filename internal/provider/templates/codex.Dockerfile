@@ -1,0 +1,26 @@
+ARG BASE_IMAGE=debian:bookworm-slim
+FROM ${BASE_IMAGE}
+
+# OpenAI Codex CLI. Built with the classic builder; per-bottle files
+# (config.toml, prompt, skills, a placeholder login), the CA and secrets
+# are provisioned at start, never baked in. Bump CODEX_VERSION
+# deliberately: an unpinned install would change behaviour on rebuild.
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ca-certificates git curl bash less procps \
+      nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --gid 1000 agent \
+ && useradd --uid 1000 --gid 1000 --home-dir /home/agent --create-home --shell /bin/bash agent \
+ && mkdir -p /workspace \
+ && chown agent:agent /workspace
+
+ARG CODEX_VERSION=0.171
+RUN npm install -g --no-fund --no-audit --no-update-notifier "@openai/codex@${CODEX_VERSION}" \
+ && npm cache clean --force
+
+WORKDIR /workspace
+# Last, so that the layers above are shared between templates.
+LABEL io.bot-bottle.provider=codex
