@@ -197,13 +197,14 @@ func (e *Env) activeBottles(ctx context.Context) ([]backend.Instance, []error) {
 	return all, errs
 }
 
-// orphaned reports whether a bottle has lost its owner: its starting
-// process is gone, or parts of it are.
+// orphaned reports whether a bottle has lost its owner: the bot-bottle
+// process that started it is gone, or, for a detached bottle, parts of it
+// are. A bottle whose owner lives is never an orphan, even half-started.
 func orphaned(in backend.Instance) bool {
-	if in.State != "running" {
-		return true
+	if in.OwnerPID > 0 {
+		return !processAlive(in.OwnerPID)
 	}
-	return in.OwnerPID > 0 && !processAlive(in.OwnerPID)
+	return in.State != "running"
 }
 
 func processAlive(pid int) bool {
