@@ -34,9 +34,7 @@ func newWorld(t *testing.T) *world {
 	if out, err := w.cmd("init").CombinedOutput(); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
-	t.Cleanup(func() {
-		_ = w.cmd("cleanup", "--yes").Run()
-	})
+	t.Cleanup(w.removeAll)
 	return w
 }
 
@@ -63,7 +61,7 @@ func (w *world) leftovers() []string {
 	w.t.Helper()
 	var left []string
 	for _, kind := range []string{"container", "network"} {
-		args := []string{kind, "ls", "-q", "--filter", "label=io.bot-bottle.managed=1", "--format", `{{.Name}} {{.Label "io.bot-bottle.state-dir"}}`}
+		args := []string{kind, "ls", "--filter", "label=io.bot-bottle.managed=1", "--format", `{{.Name}} {{.Label "io.bot-bottle.state-dir"}}`}
 		if kind == "container" {
 			args = []string{"ps", "-a", "--filter", "label=io.bot-bottle.managed=1", "--format", `{{.Names}} {{.Label "io.bot-bottle.state-dir"}}`}
 		}
@@ -78,6 +76,21 @@ func (w *world) leftovers() []string {
 		}
 	}
 	return left
+}
+
+// removeAll removes whatever a failed test left of this world's bottles,
+// and nothing of anyone else's.
+func (w *world) removeAll() {
+	for _, l := range w.leftovers() {
+		f := strings.Fields(l)
+		if f[0] == "container" {
+			_ = exec.Command("docker", "rm", "-f", f[1]).Run()
+		}
+	}
+	for _, l := range w.leftovers() {
+		f := strings.Fields(l)
+		_ = exec.Command("docker", f[0], "rm", f[1]).Run()
+	}
 }
 
 func (w *world) requireClean() {
