@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
 )
@@ -230,4 +234,122 @@ func TestDetachExecListStopAndCleanup(t *testing.T) {
 	if out, code := w.run("cleanup", "--yes"); code != 0 || !strings.Contains(out, "nothing to clean up") {
 		t.Fatalf("second cleanup: %d\n%s", code, out)
 	}
+}
+
+// writeManifest adds a manifest to this world's home.
+func (w *world) writeManifest(kind, name, text string) {
+	w.t.Helper()
+	dir := filepath.Join(w.home, kind)
+	if err := os.WriteFile(filepath.Join(dir, name+".md"), []byte(text), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func TestWorkspaceMountAndCopy(t *testing.T) {
+	w := newWorld(t)
+	if err := os.WriteFile(filepath.Join(w.ws, "from-host.txt"), []byte("host data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// mount (the default): the bottle reads and writes the tree itself. The
+	// agent takes the operator's ids, except for root, which it never is:
+	// a root operator's tree must then be writable for the agent user.
+	if os.Getuid() == 0 {
+		if err := os.Chmod(w.ws, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code := w.run("start", "example", "--yes", "--", "sh", "-c", "cat /workspace/from-host.txt && echo bottle data > /workspace/from-bottle.txt")
+	if code != 0 || !strings.Contains(out, "host data") {
+		t.Fatalf("mount: %d\n%s", code, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(w.ws, "from-bottle.txt")); err != nil || string(data) != "bottle data\n" {
+		t.Fatalf("mount: the bottle's write is not on the host: %q %v", data, err)
+	}
+	if st, err := os.Stat(filepath.Join(w.ws, "from-bottle.txt")); err == nil && os.Getuid() != 0 {
+		if uid := st.Sys().(*syscall.Stat_t).Uid; int(uid) != os.Getuid() {
+			t.Errorf("the bottle's file belongs to uid %d, not the operator's %d", uid, os.Getuid())
+		}
+	}
+	// copy: the bottle gets its own copy; the host tree is untouched.
+	w.writeManifest("bottles", "copied", "---\nextends: shell\nworkspace: {mode: copy}\n---\n")
+	w.writeManifest("agents", "copier", "---\nbottle: copied\n---\nCopy test.\n")
+	out, code = w.run("start", "copier", "--yes", "--", "sh", "-c", "cat /workspace/from-host.txt && stat -c %U /workspace/from-host.txt && echo changed > /workspace/from-host.txt")
+	if code != 0 || !strings.Contains(out, "host data") || !strings.Contains(out, "agent") {
+		t.Fatalf("copy: %d\n%s", code, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(w.ws, "from-host.txt")); string(data) != "host data\n" {
+		t.Fatalf("copy: the host tree changed: %q", data)
+	}
+	w.requireClean()
+}
+
+func TestResumeStartsARemovedBottleAgain(t *testing.T) {
+	w := newWorld(t)
+	out, code := w.run("start", "example", "--yes", "--", "sh", "-c", "echo run-$HOSTNAME-$((1+1))")
+	if code != 0 || !strings.Contains(out, "run-") {
+		t.Fatalf("start: %d\n%s", code, out)
+	}
+	entries, err := os.ReadDir(filepath.Join(w.home, "state"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("state: %v %v", entries, err)
+	}
+	slug := entries[0].Name()
+	out, code = w.run("resume", slug, "--yes")
+	if code != 0 || !strings.Contains(out, "run-") || !strings.Contains(out, "bottle "+slug) {
+		t.Fatalf("resume: %d\n%s", code, out)
+	}
+	w.requireClean()
+	if out, code := w.run("resume", "example-zzzzz", "--yes"); code == 0 || !strings.Contains(out, "no bottle example-zzzzz") {
+		t.Fatalf("resume of an unknown slug: %d\n%s", code, out)
+	}
+}
+
+func TestInteractiveStartOnATerminal(t *testing.T) {
+	w := newWorld(t)
+	c := w.cmd("start", "example", "--yes")
+	tty, err := pty.Start(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tty.Close() }()
+	var out syncBuffer
+	go func() { _, _ = io.Copy(&out, tty) }()
+	// Wait for the shell's prompt before typing: input sent earlier may
+	// be lost.
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(out.String(), "agent@") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := tty.Write([]byte("test -t 0 && echo on-a-tty; exit 7\n")); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Wait()
+	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 7 {
+		t.Fatalf("exit: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "on-a-tty") || !strings.Contains(out.String(), "resume") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	w.requireClean()
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

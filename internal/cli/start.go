@@ -106,6 +106,7 @@ func runStart(ctx context.Context, opts *startOptions) error {
 		LookupEnv: env.LookupEnv, Prompt: env.promptSecret,
 		Command: opts.Command, TTY: ios.IsTerminal() && len(opts.Command) == 0 && !opts.Detach,
 		Detached: opts.Detach, Slug: opts.slug,
+		HostUID: os.Getuid(), HostGID: os.Getgid(),
 	}
 	lopts.BaseImage, _ = env.LookupEnv("BOT_BOTTLE_BASE_IMAGE")
 	if mc, err := env.manifestConfig(); err == nil {

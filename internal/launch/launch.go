@@ -52,6 +52,9 @@ type Options struct {
 	Detached bool
 	// Slug, when set, reuses a slug (resume); else a new one is minted.
 	Slug string
+	// HostUID and HostGID are the operator's ids; a mounted workspace
+	// makes the agent user take them (root excepted).
+	HostUID, HostGID int
 }
 
 // Launch is a prepared bottle: its Spec and what Write persists.
@@ -96,6 +99,9 @@ func NewSlug(agent string) (string, error) {
 
 // Prepare builds the Spec of a bottle. It writes nothing: Write does.
 func Prepare(o Options) (*Launch, error) {
+	if o.LookupEnv == nil {
+		o.LookupEnv = func(string) (string, bool) { return "", false }
+	}
 	res := o.Resolved
 	b := res.Bottle
 	pol, err := policy.Compile(b)

@@ -3,8 +3,10 @@ package launch
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -59,5 +61,31 @@ func provide(res *manifest.Resolved, o Options) (*provided, error) {
 	if len(o.Command) > 0 {
 		cmd = o.Command
 	}
-	return &provided{image: img, user: plan.User, env: plan.Env, files: plan.Files, command: cmd}, nil
+	user := plan.User
+	if b.Workspace.Mode.Or(manifest.DefaultWorkspaceMode) == manifest.WorkspaceMount {
+		img, user = MatchHostUser(img, user, o.HostUID, o.HostGID)
+	}
+	return &provided{image: img, user: user, env: plan.Env, files: plan.Files, command: cmd}, nil
+}
+
+// MatchHostUser gives the agent user the host user's ids, so that what the
+// agent writes in a mounted workspace belongs to the operator and the
+// operator's tree is writable to the agent. Root on the host keeps the
+// image's user: the agent never runs as root.
+func MatchHostUser(img backend.Image, u backend.User, uid, gid int) (backend.Image, backend.User) {
+	if uid <= 0 || gid < 0 || (uid == u.UID && gid == u.GID) {
+		return img, u
+	}
+	img.Dockerfile += fmt.Sprintf(`
+# The agent user takes the host user's ids for a mounted workspace.
+ARG AGENT_UID
+ARG AGENT_GID
+RUN groupmod -o -g "${AGENT_GID}" %[1]s && usermod -o -u "${AGENT_UID}" -g "${AGENT_GID}" %[1]s && chown -R "${AGENT_UID}:${AGENT_GID}" %[2]s /workspace
+`, u.Name, u.Home)
+	args := make(map[string]string, len(img.BuildArgs)+2)
+	maps.Copy(args, img.BuildArgs)
+	args["AGENT_UID"], args["AGENT_GID"] = strconv.Itoa(uid), strconv.Itoa(gid)
+	img.BuildArgs = args
+	u.UID, u.GID = uid, gid
+	return img, u
 }

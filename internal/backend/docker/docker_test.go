@@ -6,13 +6,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/launch"
+	"github.com/bot-bottle/bot-bottle/internal/provider"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
@@ -49,6 +55,7 @@ func testSpec(t *testing.T, slug string, cmd ...string) *backend.Spec {
 		Env:        []backend.EnvVar{{Name: "GREETING", Value: secret.New("hello")}},
 		Files:      []backend.File{{Path: "/home/agent/.config/test/note.txt", Mode: 0o600, Data: []byte("provisioned\n")}},
 		Workspace:  backend.Workspace{Mode: "none", Path: "/workspace"},
+		Resources:  backend.Resources{MilliCPUs: 500, Memory: 256 << 20, Pids: 128},
 		Command:    cmd,
 		OwnerPID:   os.Getpid(),
 	}
@@ -104,6 +111,21 @@ func TestStartExecStop(t *testing.T) {
 	if out, _ := execOut(t, d, slug, "sh", "-c", "cat /proc/1/environ /proc/self/environ; env"); strings.Contains(out, "s3cr3t") {
 		t.Errorf("secret visible in the bottle: %s", out)
 	}
+	// The limits are applied.
+	cli, err := d.client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp, err := cli.ContainerInspect(ctx, agentName(slug), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := insp.Container.HostConfig.Resources; r.NanoCPUs != 500_000_000 || r.Memory != 256<<20 || r.PidsLimit == nil || *r.PidsLimit != 128 {
+		t.Errorf("limits: cpus %d memory %d pids %v", r.NanoCPUs, r.Memory, r.PidsLimit)
+	}
+	if hc := insp.Container.HostConfig; !slices.Contains(hc.CapDrop, "ALL") || !slices.Contains(hc.SecurityOpt, "no-new-privileges") || hc.Privileged {
+		t.Errorf("hardening: capdrop %v securityopt %v privileged %v", hc.CapDrop, hc.SecurityOpt, hc.Privileged)
+	}
 	// Exit status is the command's.
 	if _, code := execOut(t, d, slug, "sh", "-c", "exit 7"); code != 7 {
 		t.Errorf("exit = %d, want 7", code)
@@ -137,5 +159,43 @@ func TestStartExecStop(t *testing.T) {
 		if in.Slug == slug {
 			t.Fatalf("left behind: %+v", in)
 		}
+	}
+}
+
+// TestMountedWorkspaceAsHostUser runs the shell provider's image with the
+// agent user remapped to an operator's ids, as launch does for a mounted
+// workspace, and checks that the agent writes the tree as that user.
+func TestMountedWorkspaceAsHostUser(t *testing.T) {
+	d := newDriver(t)
+	const uid = 4321
+	ws := t.TempDir()
+	if err := os.Chown(ws, uid, uid); err != nil {
+		t.Skipf("cannot hand the workspace to uid %d: %v", uid, err)
+	}
+	img, err := provider.Recipe("shell", "", backendtest.BaseImage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, user := launch.MatchHostUser(img, provider.AgentUser, uid, uid)
+	slug := fmt.Sprintf("test-%d", time.Now().UnixNano()%1_000_000)
+	spec := testSpec(t, slug, "sleep", "infinity")
+	spec.Image, spec.User = img, user
+	spec.Files = nil
+	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
+	t.Cleanup(func() { _ = d.Stop(context.Background(), slug) })
+	var progress bytes.Buffer
+	if err := d.Start(context.Background(), spec, &progress); err != nil {
+		t.Fatalf("start: %v\n%s", err, progress.String())
+	}
+	out, code := execOut(t, d, slug, "sh", "-c", "id -un; id -u; touch /workspace/made-here && touch ~/in-home")
+	if code != 0 || out != "agent\n4321\n" {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+	st, err := os.Stat(filepath.Join(ws, "made-here"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Sys().(*syscall.Stat_t).Uid; got != uid {
+		t.Errorf("file owner %d, want %d", got, uid)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -32,29 +33,40 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 	if err != nil {
 		return fmt.Errorf("listing the containers of %s: %w", slug, err)
 	}
+	// Containers, then networks; each group in parallel. An agent that
+	// outlives its sidecar for a moment has no way out at all.
+	var mu sync.Mutex
 	var errs []error
-	// The agent goes first, so that it never runs without its sidecar.
-	sort.Slice(cs.Items, func(i, j int) bool {
-		return cs.Items[i].Labels[backend.LabelRole] == backend.RoleAgent && cs.Items[j].Labels[backend.LabelRole] != backend.RoleAgent
-	})
-	for _, c := range cs.Items {
-		if c.Labels[backend.LabelRole] == backend.RoleSidecar {
-			d.saveAudit(ctx, c.ID, c.Labels[backend.LabelStateDir])
-		}
-		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("removing container %s: %w", strings.Join(c.Names, ","), err))
-		}
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
 	}
+	var wg sync.WaitGroup
+	for _, c := range cs.Items {
+		wg.Go(func() {
+			if c.Labels[backend.LabelRole] == backend.RoleSidecar {
+				d.saveAudit(ctx, c.ID, c.Labels[backend.LabelStateDir])
+			}
+			_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+			if err != nil && !isNotFound(err) {
+				fail(fmt.Errorf("removing container %s: %w", strings.Join(c.Names, ","), err))
+			}
+		})
+	}
+	wg.Wait()
 	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: slugFilter(slug)})
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("listing the networks of %s: %w", slug, err))...)
 	}
 	for _, n := range ns.Items {
-		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))
-		}
+		wg.Go(func() {
+			if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+				fail(fmt.Errorf("removing network %s: %w", n.Name, err))
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

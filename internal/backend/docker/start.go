@@ -3,6 +3,7 @@ package docker
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -63,18 +65,23 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if err != nil {
 		return err
 	}
-	bottleNet, err := d.createNetwork(ctx, bottleNetName(spec.Slug), true, labels(spec, backend.RoleNetwork))
-	if err != nil {
-		return err
-	}
-	egressNet := d.cfg.EgressNetwork
-	if egressNet == "" {
-		egressNet, err = d.createNetwork(ctx, egressNetName(spec.Slug), false, labels(spec, backend.RoleNetwork))
-		if err != nil {
-			return err
+	// The two networks are independent: create them side by side.
+	var bottleNet, egressNet string
+	var bottleErr, egressErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		bottleNet, bottleErr = d.createNetwork(ctx, bottleNetName(spec.Slug), true, labels(spec, backend.RoleNetwork))
+	})
+	wg.Go(func() {
+		if egressNet = d.cfg.EgressNetwork; egressNet == "" {
+			egressNet, egressErr = d.createNetwork(ctx, egressNetName(spec.Slug), false, labels(spec, backend.RoleNetwork))
+		} else if _, err := cli.NetworkInspect(ctx, egressNet, client.NetworkInspectOptions{}); err != nil {
+			egressErr = fmt.Errorf("egress network %q (BOT_BOTTLE_DOCKER_EGRESS_NETWORK): %w", egressNet, err)
 		}
-	} else if _, err := cli.NetworkInspect(ctx, egressNet, client.NetworkInspectOptions{}); err != nil {
-		return fmt.Errorf("egress network %q (BOT_BOTTLE_DOCKER_EGRESS_NETWORK): %w", egressNet, err)
+	})
+	wg.Wait()
+	if err := errors.Join(bottleErr, egressErr); err != nil {
+		return err
 	}
 	sidecarIP, err := d.startSidecar(ctx, spec, sidecarTag, runtime, bottleNet, egressNet)
 	if err != nil {
