@@ -27,6 +27,9 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 		return 0, err
 	}
 	tty := insp.Container.Config.Tty
+	if !tty && s.Stdin == nil {
+		return d.follow(ctx, slug, s)
+	}
 	// Logs replays what the command wrote before we attached, so that a
 	// non-interactive command's output is complete.
 	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{
@@ -152,4 +155,48 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 		return 0, fmt.Errorf("exec in bottle %s: %w", slug, err)
 	}
 	return res.ExitCode, nil
+}
+
+// follow streams a non-interactive command's output from its log, which
+// holds everything from the start and ends when the command does, then
+// returns its exit status. Unlike an attach stream, it cannot miss the end
+// of a command that finished before we looked.
+func (d *Driver) follow(ctx context.Context, slug string, s backend.Stdio) (int, error) {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	id := agentName(slug)
+	logs, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		return 0, fmt.Errorf("reading the output of bottle %s: %w", slug, err)
+	}
+	defer func() { _ = logs.Close() }()
+	stdout, stderr := s.Stdout, s.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	copied := make(chan error, 1)
+	go func() { _, err := demux(stdout, stderr, logs); copied <- err }()
+	select {
+	case <-copied:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	wait := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case res := <-wait.Result:
+		if res.Error != nil {
+			return 0, fmt.Errorf("waiting for bottle %s: %s", slug, res.Error.Message)
+		}
+		return int(res.StatusCode), nil
+	case err := <-wait.Error:
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("waiting for bottle %s: %w", slug, err)
+	}
 }

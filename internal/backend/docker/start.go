@@ -53,6 +53,10 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 			}
 		}
 	}()
+	t0 := time.Now()
+	phase := func(name string) {
+		d.log.Debug("start phase", "slug", spec.Slug, "phase", name, "ms", time.Since(t0).Milliseconds())
+	}
 	sidecarTag, err := d.sidecarImage(ctx, progress)
 	if err != nil {
 		return err
@@ -61,6 +65,7 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if err != nil {
 		return err
 	}
+	phase("images")
 	runtime, err := d.runtime(ctx)
 	if err != nil {
 		return err
@@ -83,11 +88,15 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if err := errors.Join(bottleErr, egressErr); err != nil {
 		return err
 	}
+	phase("networks")
 	sidecarIP, err := d.startSidecar(ctx, spec, sidecarTag, runtime, bottleNet, egressNet)
 	if err != nil {
 		return err
 	}
-	return d.startAgent(ctx, spec, agentTag, runtime, bottleNet, sidecarIP)
+	phase("sidecar")
+	err = d.startAgent(ctx, spec, agentTag, runtime, bottleNet, sidecarIP)
+	phase("agent")
+	return err
 }
 
 // createNetwork creates a labelled bridge network and returns its ID. The
