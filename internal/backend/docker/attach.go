@@ -182,7 +182,10 @@ func (d *Driver) follow(ctx context.Context, slug string, s backend.Stdio) (int,
 	copied := make(chan error, 1)
 	go func() { _, err := demux(stdout, stderr, logs); copied <- err }()
 	select {
-	case <-copied:
+	case err := <-copied:
+		if err != nil {
+			return 0, fmt.Errorf("reading the output of bottle %s: %w", slug, err)
+		}
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
