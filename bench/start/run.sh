@@ -38,11 +38,27 @@ bb_med=$(printf '%s\n' "${bb[@]}" | median)
 dr_med=$(printf '%s\n' "${dr[@]}" | median)
 stop_med=$(printf '%s\n' "${stop[@]}" | median)
 
-# Idle sidecar RSS.
-slug=$("$bin" start example --yes --detach -- sleep 600 2>/dev/null)
-sleep 3
-rss=$(docker stats --no-stream --format '{{.MemUsage}}' "bot-bottle-$slug-sidecar" | cut -d/ -f1 | tr -d ' ')
-"$bin" stop "$slug" >/dev/null 2>&1
+# Idle sidecar RSS (VmRSS of its process), with a route whose DLP loads
+# the gitleaks rules and with none.
+cat >"$BOT_BOTTLE_HOME/bottles/benchdlp.md" <<'EOM'
+---
+extends: shell
+egress:
+  routes:
+    - host: api.bench.test
+      auth: {scheme: Bearer, token_ref: BENCH_TOKEN}
+---
+EOM
+sidecar_rss() { # bottles...
+	local slug pid
+	slug=$(BENCH_TOKEN=bench-token-value "$bin" start example "$@" --yes --detach -- sleep 600 2>/dev/null)
+	sleep 3
+	pid=$(docker inspect -f '{{.State.Pid}}' "bot-bottle-$slug-sidecar")
+	awk '/^VmRSS/ {printf "%.1f MB", $2 / 1024}' "/proc/$pid/status"
+	"$bin" stop "$slug" >/dev/null 2>&1
+}
+rss=$(sidecar_rss --bottle benchdlp)
+rss_bare=$(sidecar_rss)
 
 # Ten in parallel.
 ok=0
@@ -58,6 +74,7 @@ cat <<EOT
 |---|---|---|---|---|
 | start, \`-- true\`, median of $rounds (ms) | $bb_med | $dr_med | ≤ 2x | ${ratio}x $(awk -v r="$ratio" 'BEGIN {print (r <= 2) ? "PASS" : "MISS"}') |
 | teardown of a detached bottle, median (ms) | $stop_med | | | |
-| sidecar idle RSS | $rss | | ≤ 25 MB | |
+| sidecar idle RSS, route with DLP | $rss | | ≤ 25 MB | $(awk -v r="${rss% MB}" 'BEGIN {print (r <= 25) ? "PASS" : "MISS"}') |
+| sidecar idle RSS, no route | $rss_bare | | | |
 | ten bottles in parallel | $ok/10 up | | 10/10 | $([ "$ok" = 10 ] && echo PASS || echo MISS) |
 EOT
