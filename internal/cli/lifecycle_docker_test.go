@@ -353,3 +353,106 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// terminal runs bot-bottle on a pseudo-terminal.
+type terminal struct {
+	t   *testing.T
+	cmd *exec.Cmd
+	tty *os.File
+	out syncBuffer
+}
+
+func (w *world) onTerminal(args ...string) *terminal {
+	w.t.Helper()
+	c := w.cmd(args...)
+	tty, err := pty.Start(c)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	term := &terminal{t: w.t, cmd: c, tty: tty}
+	w.t.Cleanup(func() { _ = tty.Close() })
+	go func() { _, _ = io.Copy(&term.out, tty) }()
+	return term
+}
+
+// expect waits until the output holds s.
+func (term *terminal) expect(s string) {
+	term.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(term.out.String(), s) {
+		if time.Now().After(deadline) {
+			term.t.Fatalf("waiting for %q:\n%s", s, term.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (term *terminal) send(s string) {
+	term.t.Helper()
+	if _, err := term.tty.Write([]byte(s)); err != nil {
+		term.t.Fatal(err)
+	}
+}
+
+func (term *terminal) exit() int {
+	term.t.Helper()
+	err := term.cmd.Wait()
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+		return ee.ExitCode()
+	} else if err != nil {
+		term.t.Fatal(err)
+	}
+	return 0
+}
+
+func TestPickerConfirmAndDryRun(t *testing.T) {
+	w := newWorld(t)
+	// No agent named: a picker; then the question, answered no.
+	term := w.onTerminal("start")
+	term.expect("Start which agent?")
+	term.send("1\n")
+	term.expect("Start this bottle? [y/N]")
+	term.send("n\n")
+	if code := term.exit(); code != 0 || !strings.Contains(term.out.String(), "not started") {
+		t.Fatalf("exit %d:\n%s", code, term.out.String())
+	}
+	// --dry-run prints the preflight and creates nothing.
+	out, code := w.run("start", "example", "--dry-run")
+	if code != 0 || !strings.Contains(out, "dry run: nothing was created") || !strings.Contains(out, "backend    docker") {
+		t.Fatalf("dry run: %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(w.home, "state")); !os.IsNotExist(err) {
+		t.Errorf("a refused or dry start left state: %v", err)
+	}
+	w.requireClean()
+	// Without a terminal and without --yes, start refuses to guess.
+	if out, code := w.run("start", "example"); code != 2 || !strings.Contains(out, "pass --yes") {
+		t.Fatalf("no terminal: %d\n%s", code, out)
+	}
+}
+
+func TestDetachedAgentAttachAndLogs(t *testing.T) {
+	w := newWorld(t)
+	out, code := w.run("start", "example", "--yes", "--detach")
+	if code != 0 {
+		t.Fatalf("start --detach: %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	slug := lines[len(lines)-1]
+	if out, code := w.run("logs", slug); code != 0 || !strings.Contains(out, "sidecar: ready") {
+		t.Fatalf("logs: %d\n%s", code, out)
+	}
+	term := w.onTerminal("attach", slug)
+	term.send("\n")
+	term.expect("agent@")
+	term.send("echo attached-$((40+2)); exit 3\n")
+	term.expect("attached-42")
+	if code := term.exit(); code != 3 {
+		t.Fatalf("attach exit %d:\n%s", code, term.out.String())
+	}
+	// The agent's CLI ended; stop removes the rest.
+	if out, code := w.run("stop", slug); code != 0 {
+		t.Fatalf("stop: %d\n%s", code, out)
+	}
+	w.requireClean()
+}

@@ -104,7 +104,9 @@ func runStart(ctx context.Context, opts *startOptions) error {
 	lopts := launch.Options{
 		Home: home, Cwd: cwd, Resolved: res, Backend: be.Name(),
 		LookupEnv: env.LookupEnv, Prompt: env.promptSecret,
-		Command: opts.Command, TTY: ios.IsTerminal() && len(opts.Command) == 0 && !opts.Detach,
+		// The agent CLI gets a terminal when someone is at one, or later
+		// through attach; a command after -- never does.
+		Command: opts.Command, TTY: len(opts.Command) == 0 && (ios.IsTerminal() || opts.Detach),
 		Detached: opts.Detach, Slug: opts.slug,
 		HostUID: os.Getuid(), HostGID: os.Getgid(),
 	}
@@ -117,9 +119,6 @@ func runStart(ctx context.Context, opts *startOptions) error {
 		if lopts.Resolve, err = parseResolve(strings.Split(v, ",")); err != nil {
 			return fmt.Errorf("BOT_BOTTLE_EGRESS_RESOLVE: %w", err)
 		}
-	}
-	if opts.Detach && len(opts.Command) > 0 {
-		lopts.TTY = false
 	}
 	l, err := launch.Prepare(lopts)
 	if err != nil {
