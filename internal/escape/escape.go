@@ -7,10 +7,12 @@ package escape
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,9 @@ type Harness struct {
 	Probe string
 	// Addrs reports a started bottle's addresses.
 	Addrs func(t *testing.T, slug string) Addrs
+	// KillSidecar, when set, kills a bottle's sidecar process the way a
+	// crash would.
+	KillSidecar func(t *testing.T, slug string)
 }
 
 // Spec returns a spec for a bottle of the suite's policy.
@@ -106,14 +111,16 @@ func (h *Harness) Spec(t *testing.T, slug string) *backend.Spec {
 	}
 }
 
-// start starts a bottle and removes it when t ends.
-func (h *Harness) start(t *testing.T, slug string) {
+// start starts a bottle, removes it when t ends, and returns its spec.
+func (h *Harness) start(t *testing.T, slug string) *backend.Spec {
 	t.Helper()
 	var progress bytes.Buffer
+	spec := h.Spec(t, slug)
 	t.Cleanup(func() { _ = h.Backend.Stop(context.Background(), slug) })
-	if err := h.Backend.Start(context.Background(), h.Spec(t, slug), &progress); err != nil {
+	if err := h.Backend.Start(context.Background(), spec, &progress); err != nil {
 		t.Fatalf("starting bottle %s: %v\n%s", slug, err, progress.String())
 	}
+	return spec
 }
 
 // sh runs a shell command in the bottle and returns its output and status.
@@ -136,7 +143,7 @@ func Run(t *testing.T, h *Harness) {
 		t.Fatalf("resetting upstreamd: %v", err)
 	}
 	slug := fmt.Sprintf("escape-%d", time.Now().UnixNano()%100_000_000)
-	h.start(t, slug)
+	spec := h.start(t, slug)
 	addrs := h.Addrs(t, slug)
 	up := h.Internet.Upstream
 
@@ -213,6 +220,46 @@ func Run(t *testing.T, h *Harness) {
 			}
 		}
 	})
+	if h.KillSidecar != nil {
+		t.Run("a dead sidecar leaves no way out", func(t *testing.T) {
+			h.KillSidecar(t, slug)
+			for _, script := range []string{
+				"! curl -sS --max-time 10 https://" + AllowedHost + "/forbidden/after-crash",
+				"! bb-probe dns " + AllowedHost + " A",
+				"! bb-probe tcp " + up + ":443",
+			} {
+				if out, code := h.sh(t, slug, script); code != 0 {
+					t.Errorf("after the sidecar died: %s\n%s", script, out)
+				}
+			}
+		})
+	}
+	t.Run("refusals are audited", func(t *testing.T) {
+		// Stopping saves the sidecar's audit log to the state folder. The
+		// DNS refusals prove the queries reached the bottle's own resolver
+		// and went nowhere else.
+		if err := h.Backend.Stop(ctx, slug); err != nil {
+			t.Fatal(err)
+		}
+		events := auditEvents(t, filepath.Join(spec.StateDir, "audit.jsonl"))
+		for _, want := range []struct{ method, host, rule string }{
+			{"DNS", UnlistedHost, "dns-not-allowed"},
+			{"DNS", "exfil-data.evil.test", "dns-not-allowed"},
+			{"CONNECT", UnlistedHost, "host-not-allowed"},
+			{"POST", AllowedHost, "dlp-outbound"},
+		} {
+			if !slices.ContainsFunc(events, func(e auditEvent) bool {
+				return e.Method == want.method && e.Host == want.host && e.Rule == want.rule && e.Decision == "block"
+			}) {
+				t.Errorf("no audited refusal %+v in %d events", want, len(events))
+			}
+		}
+		for _, e := range events {
+			if strings.Contains(e.raw, Token) {
+				t.Errorf("the audit log holds the token: %s", e.raw)
+			}
+		}
+	})
 	t.Run("no forbidden hit", func(t *testing.T) {
 		report, _, err := hits.Fetch(ctx, h.Internet.Control)
 		if err != nil {
@@ -261,6 +308,29 @@ func httpsHits(t *testing.T, h *Harness, path string) []hits.Hit {
 		if hit.Proto == hits.ProtoHTTPS && hit.Path == path {
 			out = append(out, hit)
 		}
+	}
+	return out
+}
+
+type auditEvent struct {
+	Method, Host, Rule, Decision string
+	raw                          string
+}
+
+func auditEvents(t *testing.T, file string) []auditEvent {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("the audit log was not saved: %v", err)
+	}
+	var out []auditEvent
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		var e auditEvent
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		e.raw = line
+		out = append(out, e)
 	}
 	return out
 }

@@ -65,6 +65,11 @@ func TestEscapeSuite(t *testing.T) {
 		Addrs: func(t *testing.T, slug string) escape.Addrs {
 			return bottleAddrs(t, cli, slug)
 		},
+		KillSidecar: func(t *testing.T, slug string) {
+			if _, err := cli.ContainerKill(ctx, sidecarName(slug), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
 	escape.Run(t, h)
 }
