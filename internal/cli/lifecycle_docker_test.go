@@ -330,6 +330,10 @@ func TestInteractiveStartOnATerminal(t *testing.T) {
 	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 7 {
 		t.Fatalf("exit: %v\n%s", err, out.String())
 	}
+	// The terminal's last output may still be in flight after the exit.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "resume") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(out.String(), "on-a-tty") || !strings.Contains(out.String(), "resume") {
 		t.Fatalf("output:\n%s", out.String())
 	}

@@ -186,10 +186,12 @@ func (sc *Scanner) ScanKnown(surface, text string) []Finding {
 }
 
 var (
-	patternsOnce sync.Once
+	patternsOnce, decodingOnce sync.Once
 	// plainPatterns runs the rules as written; decodingPatterns also
 	// decodes base64, hex and percent-encoded segments first (one level),
-	// which costs several times more and is kept for bodies.
+	// which costs several times more and is kept for bodies. It shares the
+	// compiled rules but has its own keyword index (2.5 MB), so it is built
+	// on the first body scan rather than at start.
 	plainPatterns, decodingPatterns *detect.Detector
 	patternsErr                     error
 )
@@ -205,14 +207,15 @@ func patternDetector(decoding bool) (*detect.Detector, error) {
 		}
 		plainPatterns = detect.NewDetector(vendorRules(d.Config))
 		plainPatterns.MaxDecodeDepth = 0
-		// The second detector shares the first one's compiled rules.
+	})
+	if patternsErr != nil || !decoding {
+		return plainPatterns, patternsErr
+	}
+	decodingOnce.Do(func() {
 		decodingPatterns = detect.NewDetector(plainPatterns.Config)
 		decodingPatterns.MaxDecodeDepth = 1
 	})
-	if decoding {
-		return decodingPatterns, patternsErr
-	}
-	return plainPatterns, patternsErr
+	return decodingPatterns, nil
 }
 
 // droppedRules are gitleaks rules the proxy does not run. generic-api-key

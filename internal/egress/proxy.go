@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -160,7 +161,14 @@ func New(cfg Config) (*Proxy, error) {
 func WarmFor(pol *policy.Policy) {
 	for _, rt := range pol.Routes {
 		if slices.Contains(rt.DLP.Outbound, dlp.TokenPatterns) {
-			go dlp.Warm()
+			go func() {
+				dlp.Warm()
+				// Loading the rules allocates about 30 MB, 8 MB of which
+				// stay; hand the rest back now rather than when the
+				// scavenger gets to it, since a machine runs a sidecar per
+				// bottle.
+				debug.FreeOSMemory()
+			}()
 			return
 		}
 	}
