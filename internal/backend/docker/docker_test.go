@@ -90,7 +90,7 @@ func TestStartExecStop(t *testing.T) {
 		t.Fatalf("start: %v\n%s", err, progress.String())
 	}
 
-	out, code := execOut(t, d, slug, "sh", "-c", `id -u; id -g; echo "$GREETING"; cat ~/.config/test/note.txt; stat -c %U:%a ~/.config/test/note.txt ~/.config; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; echo "$HTTPS_PROXY"; echo "$SSL_CERT_FILE"; grep -c 'BEGIN CERT' /usr/local/share/ca-certificates/bot-bottle.crt`)
+	out, code := execOut(t, d, slug, "sh", "-c", `id -u; id -g; echo "$GREETING"; cat ~/.config/test/note.txt; stat -c %U:%a ~/.config/test/note.txt ~/.config; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; echo "$HTTPS_PROXY"; echo "$SSL_CERT_FILE"; grep -c 'BEGIN CERT' /usr/local/share/ca-certificates/bot-bottle.crt; cmp /etc/ssl/certs/ca-certificates.crt "$SSL_CERT_FILE" && echo bundle-is-the-bottle-ca`)
 	if code != 0 {
 		t.Fatalf("exec exit %d: %s", code, out)
 	}
@@ -104,8 +104,8 @@ func TestStartExecStop(t *testing.T) {
 	if !strings.HasPrefix(lines[8], "http://") || !strings.HasSuffix(lines[8], ":9099") {
 		t.Errorf("HTTPS_PROXY = %q", lines[8])
 	}
-	if lines[9] != backend.AgentCAFile || lines[10] != "1" {
-		t.Errorf("CA: %q %q", lines[9], lines[10])
+	if lines[9] != backend.AgentCAFile || lines[10] != "1" || lines[11] != "bundle-is-the-bottle-ca" {
+		t.Errorf("CA: %q", lines[9:])
 	}
 	// The secret is nowhere in the agent's environment.
 	if out, _ := execOut(t, d, slug, "sh", "-c", "cat /proc/1/environ /proc/self/environ; env"); strings.Contains(out, "s3cr3t") {

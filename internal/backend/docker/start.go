@@ -331,7 +331,7 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 	if err != nil {
 		return fmt.Errorf("creating the agent container: %w", err)
 	}
-	files, err := d.agentFiles(ctx, created.ID, spec)
+	files, err := d.agentFiles(spec)
 	if err != nil {
 		return err
 	}
@@ -349,24 +349,19 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 	return nil
 }
 
-// agentFiles is what goes into the agent runtime before it starts: the CA
-// (its own file and appended to the system bundle) and the spec's files.
-func (d *Driver) agentFiles(ctx context.Context, id string, spec *backend.Spec) ([]entry, error) {
+// agentFiles is what goes into the agent runtime before it starts: the
+// bottle CA, as its own file and as the whole system bundle, and the spec's
+// files. Every TLS connection out of a bottle ends at the sidecar, which
+// presents certificates of this CA, so the bottle trusts it alone: no other
+// root could verify anything the agent can reach.
+func (d *Driver) agentFiles(spec *backend.Spec) ([]entry, error) {
 	caPEM, err := os.ReadFile(spec.CADir + "/ca.crt")
 	if err != nil {
 		return nil, fmt.Errorf("reading the bottle CA: %w", err)
 	}
-	bundle, err := d.readFile(ctx, id, "/etc/ssl/certs/ca-certificates.crt")
-	if err != nil {
-		d.log.Debug("the agent image has no CA bundle", "err", err)
-	}
-	if len(bundle) > 0 && !strings.HasSuffix(string(bundle), "\n") {
-		bundle = append(bundle, '\n')
-	}
-	bundle = append(bundle, caPEM...)
 	files := []entry{
 		{Name: backend.AgentCAFile, Mode: 0o644, Data: caPEM},
-		{Name: "/etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Data: bundle},
+		{Name: "/etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Data: caPEM},
 	}
 	sorted := append([]backend.File(nil), spec.Files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
