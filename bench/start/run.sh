@@ -54,7 +54,7 @@ sidecar_rss() { # bottles...
 	slug=$(BENCH_TOKEN=bench-token-value "$bin" start example "$@" --yes --detach -- sleep 600 2>/dev/null)
 	sleep 3
 	pid=$(docker inspect -f '{{.State.Pid}}' "bot-bottle-$slug-sidecar")
-	awk '/^VmRSS/ {printf "%.1f MB", $2 / 1024}' "/proc/$pid/status"
+	awk '/^VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$pid/status"
 	"$bin" stop "$slug" >/dev/null 2>&1
 }
 rss=$(sidecar_rss --bottle benchdlp)
@@ -74,7 +74,7 @@ cat <<EOT
 |---|---|---|---|---|
 | start, \`-- true\`, median of $rounds (ms) | $bb_med | $dr_med | ≤ 2x | ${ratio}x $(awk -v r="$ratio" 'BEGIN {print (r <= 2) ? "PASS" : "MISS"}') |
 | teardown of a detached bottle, median (ms) | $stop_med | | | |
-| sidecar idle RSS, route with DLP | $rss | | ≤ 25 MB | $(awk -v r="${rss% MB}" 'BEGIN {print (r <= 25) ? "PASS" : "MISS"}') |
+| sidecar idle RSS, route with DLP | $rss | | ≤ 25 MiB | $(awk -v r="${rss% MiB}" 'BEGIN {print (r <= 25) ? "PASS" : "MISS"}') |
 | sidecar idle RSS, no route | $rss_bare | | | |
 | ten bottles in parallel | $ok/10 up | | 10/10 | $([ "$ok" = 10 ] && echo PASS || echo MISS) |
 EOT
