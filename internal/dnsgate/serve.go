@@ -71,8 +71,10 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// Cancelling before the wait closes the open connections when accepting
-	// fails.
-	ctx, cancel := context.WithCancel(ctx)
+	// fails. The accept loop checks the caller's ctx, not connCtx: a
+	// parent's cancellation reaches its children in no set order, so the
+	// listener may be closed before connCtx is marked done.
+	connCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, maxTCPConns)
 	for {
@@ -92,7 +94,7 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener) error {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s.serveConn(ctx, c)
+			s.serveConn(connCtx, c)
 		})
 	}
 }
