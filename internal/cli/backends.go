@@ -7,14 +7,18 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/native"
 )
 
 // backendNames lists the backends this build knows, in preference order.
-var backendNames = []string{docker.Name}
+var backendNames = []string{docker.Name, native.Name}
 
 // newBackend returns the backend named name.
 func (e *Env) newBackend(name string) (backend.Backend, error) {
 	switch name {
+	case native.Name:
+		bin, _ := e.LookupEnv("BOT_BOTTLE_SIDECAR_BINARY")
+		return native.New(native.Config{Binary: bin, Log: e.Log}), nil
 	case docker.Name:
 		egressNet, _ := e.LookupEnv("BOT_BOTTLE_DOCKER_EGRESS_NETWORK")
 		// For development: a static build when this binary is not one.

@@ -107,6 +107,8 @@ func newRootCmd(env *Env) *cobra.Command {
 		newEgressCmd(env),
 		newAuditCmd(env),
 		newSidecarCmd(env),
+		newBottleInitCmd(env),
+		newBottleExecCmd(env),
 	} {
 		root.AddCommand(c)
 	}

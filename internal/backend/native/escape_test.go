@@ -1,0 +1,181 @@
+package native
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/escape"
+)
+
+// The fake internet of the native suite: a network namespace holding
+// upstreamd, joined to the host by a veth pair in 198.18.0.0/15 (reserved
+// for benchmarking, never routed; TEST-NET-1 is taken by this kind of
+// machine's own interface). Only the sidecar, a host process, can reach
+// it; the bottle's own namespace has loopback alone.
+const (
+	hostSide     = "198.19.233.1"
+	upstreamSide = "198.19.233.2"
+)
+
+func TestEscapeSuite(t *testing.T) {
+	if os.Getuid() != 0 {
+		backendtest.Missing(t, "the native escape suite builds its fake internet in a network namespace, which needs root")
+	}
+	up := fakeInternet(t)
+	host := hostListener(t, "0.0.0.0:0")
+	_, port, _ := net.SplitHostPort(host)
+	d := New(Config{Binary: backendtest.StaticBinary(t)})
+	h := &escape.Harness{
+		Backend: d,
+		Internet: escape.Internet{
+			Upstream:     upstreamSide,
+			Control:      "http://" + net.JoinHostPort(upstreamSide, "8081"),
+			CAFile:       up,
+			HostServices: []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort(hostSide, port)},
+		},
+		User:      backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
+		Probe:     backendtest.BuildStatic(t, "./internal/escape/probe"),
+		ProbePath: "/home/agent/bin/bb-probe",
+		Addrs: func(*testing.T, string) escape.Addrs {
+			return escape.Addrs{Sidecar: "127.0.0.1"}
+		},
+		KillSidecar: func(t *testing.T, slug string) {
+			b, err := d.get(slug)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = b.sidecar.Process.Signal(syscall.SIGKILL)
+		},
+	}
+	escape.Run(t, h)
+}
+
+// hostListener listens on the host; a bottle must not reach it.
+func hostListener(t *testing.T, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Errorf("a host service was reached from %s", c.RemoteAddr())
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func run(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+}
+
+// fakeInternet starts upstreamd in its own network namespace and returns
+// the file of the CA its certificate chains to.
+func fakeInternet(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, _ := exec.Command("ip", "-4", "addr").Output(); strings.Contains(string(out), "198.19.233.") {
+		t.Fatalf("198.19.233.0/24 is already in use on this machine:\n%s", out)
+	}
+	ns := fmt.Sprintf("bbesc%d", time.Now().UnixNano()%100000)
+	veth := "veth" + ns[5:]
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "link", "add", veth, "type", "veth", "peer", "name", veth+"p")
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", veth).Run() })
+	run(t, "ip", "link", "set", veth+"p", "netns", ns)
+	run(t, "ip", "addr", "add", hostSide+"/24", "dev", veth)
+	run(t, "ip", "link", "set", veth, "up")
+	run(t, "ip", "-n", ns, "addr", "add", upstreamSide+"/24", "dev", veth+"p")
+	run(t, "ip", "-n", ns, "link", "set", veth+"p", "up")
+	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+
+	caFile, cert, key := mintCert(t, dir, escape.AllowedHost, escape.UnlistedHost)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := backendtest.BuildStatic(t, "./internal/escape/upstreamd")
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "--cert", certFile, "--key", keyFile)
+	logf, err := os.Create(filepath.Join(dir, "upstreamd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(upstreamSide, "8081"), time.Second)
+		if err == nil {
+			_ = c.Close()
+			return caFile
+		}
+		if time.Now().After(deadline) {
+			data, _ := os.ReadFile(logf.Name())
+			t.Fatalf("upstreamd did not come up: %v\n%s", err, data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func mintCert(t *testing.T, dir string, names ...string) (caFile string, certPEM, keyPEM []byte) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "escape upstream CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(leafKey)
+	caFile = filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}

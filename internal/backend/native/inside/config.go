@@ -1,0 +1,75 @@
+// Package inside is what runs inside a native bottle: the init that builds
+// the bottle's filesystem and network and stays PID 1, and the exec helper
+// that locks a process down before it becomes the agent's command.
+//
+// The host starts the init in fresh user, mount, pid, net, ipc, uts and
+// cgroup namespaces, as root of the new user namespace (mapped to the
+// operator). The init
+//
+//  1. builds a new root on a tmpfs: each top-level folder of the host
+//     root bound read-only, except /home, /root, /tmp, /run, /dev, /proc,
+//     /mnt and /media, which are fresh (so every user's home, and with it
+//     ~/.ssh, ~/.aws, ~/.bot-bottle and the rest, is absent), plus the
+//     workspace, a scratch home, and the bottle CA;
+//  2. pivots into it and detaches the host's tree;
+//  3. brings up loopback, the only interface of its network namespace, and
+//     relays 127.0.0.1:9099 to the sidecar's Unix socket, the bottle's only
+//     way out;
+//  4. starts the command through the exec helper in a nested user
+//     namespace as the agent user (no capabilities), reaps every orphan, and
+//     exits with the command's status.
+//
+// The exec helper sets no_new_privs, applies Landlock and seccomp where
+// the kernel has them, and execs the command.
+package inside
+
+// Config is the init's configuration, written by the host as JSON.
+type Config struct {
+	// Root is an empty host folder the new root is built on.
+	Root string `json:"root"`
+	// Hostname is the bottle's host name (its slug).
+	Hostname string `json:"hostname"`
+	// Workspace: Mode is mount, copy or none; HostPath the tree on the
+	// host; Path where it appears.
+	WorkspaceMode string `json:"workspace_mode"`
+	WorkspaceHost string `json:"workspace_host"`
+	WorkspacePath string `json:"workspace_path"`
+	// Home is the agent's home, a fresh folder.
+	Home string `json:"home"`
+	// UID and GID are the agent's ids inside the bottle.
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+	// CA is the bottle CA (PEM): the system bundle and CAFile.
+	CA []byte `json:"ca"`
+	// EgressSocket is the sidecar's Unix socket on the host.
+	EgressSocket string `json:"egress_socket"`
+	// Control is where the init listens for exec requests, on the host.
+	Control string `json:"control"`
+	// Files are provisioned before the command starts.
+	Files []File `json:"files"`
+	// Hide are host paths hidden inside besides the fresh folders.
+	Hide []string `json:"hide"`
+	// Env and Command are the agent command's environment and argv.
+	Env     []string `json:"env"`
+	Command []string `json:"command"`
+	WorkDir string   `json:"workdir"`
+}
+
+// File is one provisioned file.
+type File struct {
+	Path string `json:"path"`
+	Mode uint32 `json:"mode"`
+	Data []byte `json:"data"`
+}
+
+// Paths inside a native bottle.
+const (
+	// RunDir holds the bottle's own files: the CA and the egress socket.
+	RunDir = "/run/bot-bottle"
+	// CAFile is the bottle CA; the CA variables name it.
+	CAFile = RunDir + "/ca.crt"
+	// SocketFile is where the sidecar's socket appears inside.
+	SocketFile = RunDir + "/egress.sock"
+	// ProxyAddr is the relay the proxy variables name.
+	ProxyAddr = "127.0.0.1:9099"
+)

@@ -1,0 +1,58 @@
+package inside
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExecRole is the hidden subcommand the init runs the exec helper as.
+const ExecRole = "bottle-exec"
+
+// Exec is the exec helper: it locks the process down and replaces it
+// with the command. args are [--writable DIR]... -- CMD [ARG]...; it
+// returns only on failure.
+func Exec(args []string, stderr io.Writer) int {
+	var rw, cmd []string
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--writable":
+			if i+1 < len(args) {
+				rw = append(rw, args[i+1])
+				i++
+			}
+		case "--":
+			cmd = args[i+1:]
+			i = len(args)
+		}
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "bot-bottle: %v\n", err)
+		return 126
+	}
+	if len(cmd) == 0 {
+		return fail(errors.New("exec helper: no command"))
+	}
+	if err := lockDown(rw); err != nil {
+		return fail(err)
+	}
+	path, err := exec.LookPath(cmd[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "bot-bottle: %v\n", err)
+		return 127
+	}
+	err = syscall.Exec(path, cmd, os.Environ()) //nolint:gosec // G204: running the agent's command is the point
+
+	return fail(fmt.Errorf("exec %s: %w", path, err))
+}
+
+// lockDown is set by the native backend's hardening: no_new_privs always,
+// then Landlock and seccomp where the kernel has them.
+var lockDown = func(writable []string) error {
+	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+}

@@ -1,0 +1,182 @@
+package inside
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+// Init runs the bottle's PID 1 from the configuration file cfgPath and
+// returns the exit status for the bottle: the command's, 128+n for a
+// signal, 125 when the bottle could not be set up.
+func Init(cfgPath string, stderr io.Writer) int {
+	// The host waits on fd 3 for "ok", or for the reason the bottle could
+	// not be set up.
+	ready := os.NewFile(3, "ready")
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "bot-bottle init: %v\n", err)
+		if ready != nil {
+			fmt.Fprintf(ready, "%v\n", err)
+			_ = ready.Close()
+		}
+		return 125
+	}
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return fail(err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fail(fmt.Errorf("reading %s: %w", cfgPath, err))
+	}
+	// The agent's nested user maps to this process's user: without this,
+	// it could open /proc/1/mem and run as the init, outside Landlock and
+	// seccomp.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fail(fmt.Errorf("making the init undumpable: %w", err))
+	}
+	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+		return fail(fmt.Errorf("setting the host name: %w", err))
+	}
+	// The control socket is bound before the pivot, in the host state
+	// folder, where only the operator reaches it.
+	_ = os.Remove(cfg.Control)
+	control, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Control, Net: "unix"})
+	if err != nil {
+		return fail(fmt.Errorf("listening for exec requests: %w", err))
+	}
+	if err := os.Chmod(cfg.Control, 0o600); err != nil {
+		return fail(err)
+	}
+	if err := buildRoot(&cfg); err != nil {
+		return fail(err)
+	}
+	if err := loopbackUp(); err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", ProxyAddr)
+	if err != nil {
+		return fail(fmt.Errorf("listening for the agent's proxy: %w", err))
+	}
+	go relay(ln, SocketFile)
+	kids := &children{wait: map[int]chan int{}}
+	go serveControl(control, &cfg, kids)
+	return runCommand(&cfg, kids, fail, ready)
+}
+
+// runCommand starts the command through the exec helper as the agent
+// user, forwards signals to it, reaps every child, and returns the
+// command's status once it ends.
+func runCommand(cfg *Config, kids *children, fail func(error) int, ready *os.File) int {
+	cmd := helperCommand(cfg, cfg.Command, cfg.Env, cfg.WorkDir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr.Setctty = isTerminal(os.Stdin)
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGCHLD)
+	main, err := startChild(cmd, kids)
+	if err != nil {
+		return fail(fmt.Errorf("starting %v: %w", cfg.Command, err))
+	}
+	if ready != nil {
+		_, _ = ready.WriteString("ok\n")
+		_ = ready.Close()
+	}
+	pid := cmd.Process.Pid
+	for {
+		select {
+		case status := <-main:
+			// Returning ends PID 1, and the kernel kills the rest.
+			return status
+		case sig := <-sigs:
+			if sig != unix.SIGCHLD {
+				_ = unix.Kill(pid, sig.(unix.Signal))
+				continue
+			}
+			reap(kids)
+		}
+	}
+}
+
+// reap collects every child that ended and hands the status of those the
+// init started to their waiters.
+func reap(kids *children) {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if got <= 0 || err != nil {
+			return
+		}
+		status := ws.ExitStatus()
+		if ws.Signaled() {
+			status = 128 + int(ws.Signal())
+		}
+		kids.done(got, status)
+	}
+}
+
+// writable lists what the agent may write: Landlock enforces it.
+func writable(cfg *Config) []string {
+	w := []string{cfg.Home, "/tmp", "/dev/shm", "/dev/pts", RunDir}
+	if cfg.WorkspaceMode != "none" && cfg.WorkspacePath != "" {
+		w = append(w, cfg.WorkspacePath)
+	}
+	return w
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// loopbackUp brings up lo, the namespace's only interface.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = unix.Close(fd) }()
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("reading lo's flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	return nil
+}
+
+// relay hands each connection to the sidecar's Unix socket.
+func relay(ln net.Listener, socket string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer func() { _ = c.Close() }()
+			up, err := net.Dial("unix", socket)
+			if err != nil {
+				return
+			}
+			defer func() { _ = up.Close() }()
+			done := make(chan struct{})
+			go func() {
+				_, _ = io.Copy(up, c)
+				_ = up.(*net.UnixConn).CloseWrite()
+				close(done)
+			}()
+			_, _ = io.Copy(c, up)
+			_ = c.(*net.TCPConn).CloseWrite()
+			<-done
+		}()
+	}
+}

@@ -1,0 +1,14 @@
+package native
+
+import (
+	"os"
+	"testing"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	backendtest.Cleanup()
+	os.Exit(code)
+}

@@ -1,0 +1,180 @@
+// Package native runs bottles with no daemon: the agent in fresh Linux
+// namespaces (rootless where unprivileged user namespaces are allowed),
+// the sidecar as a supervised host process it reaches through a Unix
+// socket. See internal/backend/native/inside for what runs in the bottle.
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+// Name is the backend's name.
+const Name = "native"
+
+// InitRole is the hidden subcommand the bottle's init runs as.
+const InitRole = "bottle-init"
+
+// Config configures a Driver.
+type Config struct {
+	// Binary is the bot-bottle binary run as the sidecar and the init;
+	// empty means the running executable.
+	Binary string
+	Log    *slog.Logger
+}
+
+// Driver is the native backend. Bottles belong to the process that
+// started them: they die with it.
+type Driver struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	bottles map[string]*bottle
+}
+
+var _ backend.Backend = (*Driver)(nil)
+
+// New returns a Driver.
+func New(cfg Config) *Driver {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Driver{cfg: cfg, log: log, bottles: map[string]*bottle{}}
+}
+
+// Name implements backend.Backend.
+func (d *Driver) Name() string { return Name }
+
+func (d *Driver) binary() (string, error) {
+	if d.cfg.Binary != "" {
+		return d.cfg.Binary, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding the bot-bottle binary: %w", err)
+	}
+	return exe, nil
+}
+
+// Probe implements backend.Backend: it starts a process in a new user
+// namespace, the one thing the backend cannot do without.
+func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
+	var uts unix.Utsname
+	_ = unix.Uname(&uts)
+	f := backend.Features{Runtime: "native, Linux " + unix.ByteSliceToString(uts.Release[:])}
+	cmd := exec.CommandContext(ctx, "/bin/true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	}
+	if err := cmd.Run(); err != nil {
+		return f, fmt.Errorf("cannot create user namespaces here (%w); allow them (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, or AppArmor's restrict_unprivileged_userns) or use --backend docker", err)
+	}
+	f.Isolation = "namespaces (user, mount, pid, net, ipc, uts, cgroup), loopback-only network"
+	f.Notes = append(f.Notes, hardeningNotes()...)
+	return f, nil
+}
+
+// hardeningNotes reports the hardening the kernel cannot give.
+var hardeningNotes = func() []string { return nil }
+
+// bottle is one running native bottle.
+type bottle struct {
+	dir     string
+	init    *exec.Cmd
+	sidecar *exec.Cmd
+	// tty is the terminal's master side when the command has one;
+	// otherwise stdout and stderr are the read ends of its pipes.
+	tty            *os.File
+	stdout, stderr *os.File
+	done           chan struct{}
+	status         int
+	control        string
+}
+
+func (d *Driver) get(slug string) (*bottle, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := d.bottles[slug]
+	if b == nil {
+		return nil, fmt.Errorf("bottle %s: %w (native bottles live only as long as the bot-bottle that started them)", slug, backend.ErrNotFound)
+	}
+	return b, nil
+}
+
+// Stop implements backend.Backend.
+func (d *Driver) Stop(_ context.Context, slug string) error {
+	d.mu.Lock()
+	b := d.bottles[slug]
+	delete(d.bottles, slug)
+	d.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	var errs []error
+	for _, c := range []*exec.Cmd{b.init, b.sidecar} {
+		if c != nil && c.Process != nil {
+			_ = c.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	if b.init != nil && b.init.Process != nil {
+		<-b.done
+	}
+	if b.sidecar != nil && b.sidecar.Process != nil {
+		_ = b.sidecar.Wait()
+	}
+	for _, f := range []*os.File{b.tty, b.stdout, b.stderr} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	if err := os.RemoveAll(b.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// List implements backend.Backend.
+func (d *Driver) List(context.Context) ([]backend.Instance, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []backend.Instance
+	for slug, b := range d.bottles {
+		state := "running"
+		select {
+		case <-b.done:
+			state = "stopped"
+		default:
+		}
+		out = append(out, backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: os.Getpid(), Resources: []string{"folder " + b.dir}})
+	}
+	return out, nil
+}
+
+// Logs implements backend.Backend.
+func (d *Driver) Logs(_ context.Context, slug string, w io.Writer) error {
+	b, err := d.get(slug)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(b.dir + "/sidecar.log")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}

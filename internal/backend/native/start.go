@@ -1,0 +1,259 @@
+package native
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
+)
+
+// hidden are paths hidden in every bottle besides the fresh folders
+// (every home, /root, /run, /tmp): secret locations that may live
+// elsewhere.
+var hidden = []string{"/etc/ssh", "/var/lib/docker", "/etc/docker", "/etc/kubernetes"}
+
+// Start implements backend.Backend.
+func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writer) (err error) {
+	if spec.Detached {
+		return fmt.Errorf("the native backend does not keep bottles in the background yet; use --backend docker for --detach")
+	}
+	bin, err := d.binary()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(spec.StateDir, "native")
+	if err := os.MkdirAll(filepath.Join(dir, "root"), 0o700); err != nil {
+		return err
+	}
+	b := &bottle{dir: dir, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
+	d.mu.Lock()
+	d.bottles[spec.Slug] = b
+	d.mu.Unlock()
+	defer func() {
+		if err != nil {
+			_ = d.Stop(context.WithoutCancel(ctx), spec.Slug)
+		}
+	}()
+	sock := filepath.Join(dir, "egress.sock")
+	if b.sidecar, err = d.startSidecar(ctx, bin, spec, sock, dir); err != nil {
+		return err
+	}
+	cfgPath, err := writeInitConfig(spec, dir, sock, b.control)
+	if err != nil {
+		return err
+	}
+	return d.startInit(bin, spec, cfgPath, b)
+}
+
+// startSidecar runs the sidecar as a host process holding the secrets in
+// its environment, and waits until it serves.
+func (d *Driver) startSidecar(ctx context.Context, bin string, spec *backend.Spec, sock, dir string) (*exec.Cmd, error) {
+	args := []string{"sidecar", "--policy", spec.PolicyFile, "--ca-dir", spec.CADir, "--listen", "unix:" + sock, "--audit", spec.AuditFile}
+	if spec.UpstreamCA != "" {
+		args = append(args, "--upstream-ca", spec.UpstreamCA)
+	}
+	for host, addr := range spec.Resolve {
+		args = append(args, "--resolve", host+"="+addr)
+	}
+	cmd := exec.Command(bin, args...) //nolint:gosec // G204: our own binary
+	// Only what the sidecar needs: its secrets, never the operator's
+	// whole environment.
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	for slot, v := range spec.Secrets {
+		cmd.Env = append(cmd.Env, slot+"="+v.Reveal())
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	logf, err := os.OpenFile(filepath.Join(dir, "sidecar.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = logf.Close() }()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the sidecar: %w", err)
+	}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var last []string
+		for sc.Scan() {
+			line := sc.Text()
+			_, _ = fmt.Fprintln(logf, line)
+			if strings.HasPrefix(line, "sidecar: ready") {
+				ready <- nil
+				_, _ = io.Copy(logf, stderr)
+				return
+			}
+			last = append(last, line)
+		}
+		ready <- fmt.Errorf("the sidecar exited before it was ready:\n%s", strings.Join(last, "\n"))
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			_ = cmd.Wait()
+			return nil, err
+		}
+		return cmd, nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("the sidecar did not become ready")
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, ctx.Err()
+	}
+}
+
+// writeInitConfig writes the init's configuration into the state folder.
+func writeInitConfig(spec *backend.Spec, dir, sock, control string) (string, error) {
+	ca, err := os.ReadFile(filepath.Join(spec.CADir, "ca.crt"))
+	if err != nil {
+		return "", fmt.Errorf("reading the bottle CA: %w", err)
+	}
+	proxy := "http://" + inside.ProxyAddr
+	env := []string{
+		"HOME=" + spec.User.Home, "USER=" + spec.User.Name, "LOGNAME=" + spec.User.Name,
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
+		"ALL_PROXY=" + proxy, "all_proxy=" + proxy,
+		"NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
+	}
+	if term := os.Getenv("TERM"); term != "" && spec.TTY {
+		env = append(env, "TERM="+term)
+	}
+	for _, name := range backend.CAEnv {
+		env = append(env, name+"="+inside.CAFile)
+	}
+	for _, e := range spec.Env {
+		env = append(env, e.Name+"="+e.Value.Reveal())
+	}
+	cfg := inside.Config{
+		Root:          filepath.Join(dir, "root"),
+		Hostname:      spec.Slug,
+		WorkspaceMode: spec.Workspace.Mode,
+		WorkspaceHost: spec.Workspace.HostPath,
+		WorkspacePath: spec.Workspace.Path,
+		Home:          spec.User.Home,
+		UID:           spec.User.UID,
+		GID:           spec.User.GID,
+		CA:            ca,
+		EgressSocket:  sock,
+		Control:       control,
+		Hide:          hidden,
+		Env:           env,
+		Command:       spec.Command,
+		WorkDir:       spec.Workspace.Path,
+	}
+	if cfg.WorkspaceMode == "none" || cfg.WorkDir == "" {
+		cfg.WorkDir = spec.User.Home
+	}
+	for _, f := range spec.Files {
+		cfg.Files = append(cfg.Files, inside.File{Path: f.Path, Mode: uint32(f.Mode & 0o7777), Data: f.Data})
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "init.json")
+	return p, os.WriteFile(p, data, 0o600)
+}
+
+// startInit starts the bottle's init in fresh namespaces, as root of its
+// user namespace, which maps to the operator alone.
+func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bottle) error {
+	cmd := exec.Command(bin, InitRole, cfgPath) //nolint:gosec // G204: our own binary
+	cmd.Env = []string{}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = readyR.Close() }()
+	cmd.ExtraFiles = []*os.File{readyW}
+	attrs := &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		Pdeathsig:   syscall.SIGKILL,
+		Setsid:      true,
+	}
+	if spec.TTY {
+		master, err := pty.StartWithAttrs(cmd, nil, attrs)
+		if err != nil {
+			return fmt.Errorf("starting the bottle: %w", err)
+		}
+		b.tty = master
+	} else {
+		cmd.SysProcAttr = attrs
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = outW, errW
+		err = cmd.Start()
+		_ = outW.Close()
+		_ = errW.Close()
+		if err != nil {
+			return fmt.Errorf("starting the bottle: %w", err)
+		}
+		b.stdout, b.stderr = outR, errR
+	}
+	_ = readyW.Close()
+	b.init = cmd
+	// The init says "ok" once the command runs, or why it could not set
+	// the bottle up; EOF without a word means it died.
+	line, _ := bufio.NewReader(readyR).ReadString('\n')
+	if line = strings.TrimSpace(line); line != "ok" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if line == "" {
+			line = "the bottle's init exited during set-up"
+		}
+		return fmt.Errorf("setting up the bottle: %s", line)
+	}
+	go func() {
+		err := cmd.Wait()
+		b.status = exitStatus(cmd, err)
+		close(b.done)
+		// The sidecar serves no one once the bottle is gone.
+		if b.sidecar != nil && b.sidecar.Process != nil {
+			_ = b.sidecar.Process.Signal(syscall.SIGTERM)
+		}
+	}()
+	return nil
+}
+
+func exitStatus(cmd *exec.Cmd, err error) int {
+	if cmd.ProcessState == nil {
+		return 125
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if err != nil && cmd.ProcessState.ExitCode() < 0 {
+		return 125
+	}
+	return cmd.ProcessState.ExitCode()
+}
