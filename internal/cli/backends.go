@@ -2,8 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
@@ -18,7 +23,11 @@ func (e *Env) newBackend(name string) (backend.Backend, error) {
 	switch name {
 	case native.Name:
 		bin, _ := e.LookupEnv("BOT_BOTTLE_SIDECAR_BINARY")
-		return native.New(native.Config{Binary: bin, Log: e.Log}), nil
+		cfg := native.Config{Binary: bin, Log: e.Log}
+		if home, err := e.Home(); err == nil {
+			cfg.StateRoot = filepath.Join(home, "state")
+		}
+		return native.New(cfg), nil
 	case docker.Name:
 		egressNet, _ := e.LookupEnv("BOT_BOTTLE_DOCKER_EGRESS_NETWORK")
 		// For development: a static build when this binary is not one.
@@ -29,14 +38,26 @@ func (e *Env) newBackend(name string) (backend.Backend, error) {
 }
 
 // pickBackend chooses the backend: --backend, then BOT_BOTTLE_BACKEND,
-// then docker where a daemon answers. It probes the choice.
+// then docker where a daemon answers, otherwise native (SPEC 5). It
+// probes the choice.
 func (e *Env) pickBackend(ctx context.Context, flag string) (backend.Backend, backend.Features, error) {
 	name := flag
 	if name == "" {
 		name, _ = e.LookupEnv("BOT_BOTTLE_BACKEND")
 	}
 	if name == "" {
-		name = docker.Name
+		b, err := e.newBackend(docker.Name)
+		if err != nil {
+			return nil, backend.Features{}, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		f, err := b.Probe(pctx)
+		cancel()
+		if err == nil {
+			return b, f, nil
+		}
+		e.Log.Debug("docker is not usable; trying native", "err", err)
+		name = native.Name
 	}
 	b, err := e.newBackend(name)
 	if err != nil {
@@ -47,4 +68,56 @@ func (e *Env) pickBackend(ctx context.Context, flag string) (backend.Backend, ba
 		return nil, f, fmt.Errorf("backend %s is not usable here: %w", name, err)
 	}
 	return b, f, nil
+}
+
+func newBackendsCmd(env *Env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "backends",
+		Short: "Say which backends can run bottles here, and why not",
+		Args:  exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			type row struct {
+				Name     string           `json:"name"`
+				Usable   bool             `json:"usable"`
+				Reason   string           `json:"reason,omitempty"`
+				Features backend.Features `json:"features"`
+			}
+			var rows []row
+			for _, name := range backendNames {
+				b, err := env.newBackend(name)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+				f, err := b.Probe(ctx)
+				cancel()
+				r := row{Name: name, Usable: err == nil, Features: f}
+				if err != nil {
+					r.Reason = err.Error()
+				}
+				rows = append(rows, r)
+			}
+			ios := env.IO
+			if asJSON {
+				enc := json.NewEncoder(ios.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			for _, r := range rows {
+				if !r.Usable {
+					fmt.Fprintf(ios.Out, "%-8s not usable: %s\n", r.Name, r.Reason)
+					continue
+				}
+				fmt.Fprintf(ios.Out, "%-8s usable: %s; %s\n", r.Name, r.Features.Runtime, r.Features.Isolation)
+				for _, n := range r.Features.Notes {
+					fmt.Fprintf(ios.Out, "%-8s   note: %s\n", "", n)
+				}
+			}
+			fmt.Fprintln(ios.Out, "default: --backend, then $BOT_BOTTLE_BACKEND, then docker where a daemon answers, otherwise native")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

@@ -104,6 +104,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newStopCmd(env),
 		newLogsCmd(env),
 		newCleanupCmd(env),
+		newBackendsCmd(env),
 		newEgressCmd(env),
 		newAuditCmd(env),
 		newSidecarCmd(env),

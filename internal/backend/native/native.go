@@ -12,6 +12,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -31,7 +34,10 @@ type Config struct {
 	// Binary is the bot-bottle binary run as the sidecar and the init;
 	// empty means the running executable.
 	Binary string
-	Log    *slog.Logger
+	// StateRoot is $BOT_BOTTLE_HOME/state, where List finds the folders
+	// of bottles whose owner died.
+	StateRoot string
+	Log       *slog.Logger
 }
 
 // Driver is the native backend. Bottles belong to the process that
@@ -116,13 +122,17 @@ func (d *Driver) get(slug string) (*bottle, error) {
 	return b, nil
 }
 
-// Stop implements backend.Backend.
+// Stop implements backend.Backend. A bottle of a process that died has
+// nothing left but its folder, which Stop removes.
 func (d *Driver) Stop(_ context.Context, slug string) error {
 	d.mu.Lock()
 	b := d.bottles[slug]
 	delete(d.bottles, slug)
 	d.mu.Unlock()
 	if b == nil {
+		if d.cfg.StateRoot != "" && !strings.ContainsAny(slug, "/.") {
+			return os.RemoveAll(filepath.Join(d.cfg.StateRoot, slug, "native"))
+		}
 		return nil
 	}
 	var errs []error
@@ -148,11 +158,25 @@ func (d *Driver) Stop(_ context.Context, slug string) error {
 	return errors.Join(errs...)
 }
 
-// List implements backend.Backend.
+// List implements backend.Backend: the bottles of this process, and the
+// folders left by bottles whose owner died (their processes died with
+// it).
 func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []backend.Instance
+	if d.cfg.StateRoot != "" {
+		dirs, _ := filepath.Glob(filepath.Join(d.cfg.StateRoot, "*", "native"))
+		for _, dir := range dirs {
+			slug := filepath.Base(filepath.Dir(dir))
+			if d.bottles[slug] != nil {
+				continue
+			}
+			owner, _ := os.ReadFile(filepath.Join(dir, "owner"))
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(owner)))
+			out = append(out, backend.Instance{Slug: slug, Backend: Name, State: "stopped", OwnerPID: pid, Resources: []string{"folder " + dir}})
+		}
+	}
 	for slug, b := range d.bottles {
 		state := "running"
 		select {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,9 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	}
 	dir := filepath.Join(spec.StateDir, "native")
 	if err := os.MkdirAll(filepath.Join(dir, "root"), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
 	b := &bottle{dir: dir, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
