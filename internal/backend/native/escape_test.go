@@ -1,6 +1,8 @@
 package native
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,11 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -178,4 +182,61 @@ func mintCert(t *testing.T, dir string, names ...string) (caFile string, certPEM
 		t.Fatal(err)
 	}
 	return caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}
+
+// TestNativeEscapes are the attempts specific to a bottle that shares the
+// host's kernel and filesystem: writing outside the workspace, reading
+// the operator's secrets, seeing or signalling host processes, and
+// escaping through a new user namespace.
+func TestNativeEscapes(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretDir, err := os.MkdirTemp(home, ".bb-escape-secret-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(secretDir) })
+	secretFile := filepath.Join(secretDir, "id_ed25519")
+	if err := os.WriteFile(secretFile, []byte("operator-secret-material\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	d := New(Config{Binary: backendtest.StaticBinary(t)})
+	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
+	spec := h.Spec(t, fmt.Sprintf("native-esc-%d", time.Now().UnixNano()%1_000_000))
+	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
+	t.Cleanup(func() { _ = d.Stop(context.Background(), spec.Slug) })
+	if err := d.Start(context.Background(), spec, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	sh := func(script string) (string, int) {
+		var out bytes.Buffer
+		code, err := d.Exec(context.Background(), spec.Slug, backend.Exec{Cmd: []string{"bash", "-c", script}, Stdio: backend.Stdio{Stdout: &out, Stderr: &out}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), code
+	}
+	for _, c := range []struct{ name, script string }{
+		{"the workspace is writable", "echo ok > /workspace/written && cat /workspace/written"},
+		{"the home is writable", "echo ok > ~/written && cat ~/written"},
+		{"the host root is not", "! touch /etc/bb-escape && ! touch /usr/bb-escape && ! touch /bb-escape && ! mkdir /opt/bb-escape"},
+		{"the operator's secrets are absent", "! test -e " + secretFile + " && ! test -e " + secretDir + " && ! ls -A /root | grep -q ."},
+		{"other users' homes are absent", "test \"$(ls -A /home)\" = agent"},
+		{"the host's processes are invisible", "! grep -l -- '-test\\.' /proc/[0-9]*/cmdline 2>/dev/null && test $(ls -d /proc/[0-9]* | wc -l) -lt 20"},
+		{"the host's processes cannot be signalled", "! kill -0 " + strconv.Itoa(os.Getpid()) + " 2>/dev/null || ! grep -q -- '-test\\.' /proc/" + strconv.Itoa(os.Getpid()) + "/cmdline"},
+		{"no mounts", "! mount -t tmpfs none /tmp 2>/dev/null"},
+		{"no capabilities", "grep -q 'CapEff:\t0000000000000000' /proc/self/status && grep -q 'NoNewPrivs:\t1' /proc/self/status"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if out, code := sh(c.script); code != 0 {
+				t.Errorf("exit %d:\n%s\n%s", code, c.script, out)
+			}
+		})
+	}
+	if data, err := os.ReadFile(filepath.Join(ws, "written")); err != nil || string(data) != "ok\n" {
+		t.Errorf("the workspace write did not reach the host: %q %v", data, err)
+	}
 }

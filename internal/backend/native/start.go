@@ -50,20 +50,47 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 			_ = d.Stop(context.WithoutCancel(ctx), spec.Slug)
 		}
 	}()
-	sock := filepath.Join(dir, "egress.sock")
-	if b.sidecar, err = d.startSidecar(ctx, bin, spec, sock, dir); err != nil {
+	// The sidecar and the init start side by side; the init holds the
+	// command back until the sidecar serves.
+	t0 := time.Now()
+	if err := os.Mkdir(filepath.Join(dir, "sidecar"), 0o700); err != nil {
 		return err
 	}
-	cfgPath, err := writeInitConfig(spec, dir, sock, b.control)
+	sock := filepath.Join(dir, "sidecar", "egress.sock")
+	sidecar, sidecarReady, err := d.startSidecar(bin, spec, sock, dir)
 	if err != nil {
 		return err
 	}
-	return d.startInit(bin, spec, cfgPath, b)
+	b.sidecar = sidecar
+	cfgPath, err := writeInitConfig(spec, dir, filepath.Dir(sock), b.control)
+	if err != nil {
+		return err
+	}
+	goAhead, err := d.startInit(bin, spec, cfgPath, b)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = goAhead.Close() }()
+	select {
+	case err := <-sidecarReady:
+		if err != nil {
+			return err
+		}
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("the sidecar did not become ready")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if _, err := goAhead.WriteString("go\n"); err != nil {
+		return fmt.Errorf("starting the command: %w", err)
+	}
+	d.log.Debug("started", "slug", spec.Slug, "ms", time.Since(t0).Milliseconds())
+	return nil
 }
 
-// startSidecar runs the sidecar as a host process holding the secrets in
-// its environment, and waits until it serves.
-func (d *Driver) startSidecar(ctx context.Context, bin string, spec *backend.Spec, sock, dir string) (*exec.Cmd, error) {
+// startSidecar starts the sidecar as a host process holding the secrets
+// in its environment. The channel reports once it serves, or why not.
+func (d *Driver) startSidecar(bin string, spec *backend.Spec, sock, dir string) (*exec.Cmd, <-chan error, error) {
 	args := []string{"sidecar", "--policy", spec.PolicyFile, "--ca-dir", spec.CADir, "--listen", "unix:" + sock, "--audit", spec.AuditFile}
 	if spec.UpstreamCA != "" {
 		args = append(args, "--upstream-ca", spec.UpstreamCA)
@@ -81,19 +108,21 @@ func (d *Driver) startSidecar(ctx context.Context, bin string, spec *backend.Spe
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	logf, err := os.OpenFile(filepath.Join(dir, "sidecar.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer func() { _ = logf.Close() }()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		_ = logf.Close()
+		return nil, nil, err
 	}
 	cmd.Stdout = logf
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the sidecar: %w", err)
+		_ = logf.Close()
+		return nil, nil, fmt.Errorf("starting the sidecar: %w", err)
 	}
 	ready := make(chan error, 1)
 	go func() {
+		defer func() { _ = logf.Close() }()
 		sc := bufio.NewScanner(stderr)
 		var last []string
 		for sc.Scan() {
@@ -108,26 +137,11 @@ func (d *Driver) startSidecar(ctx context.Context, bin string, spec *backend.Spe
 		}
 		ready <- fmt.Errorf("the sidecar exited before it was ready:\n%s", strings.Join(last, "\n"))
 	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			_ = cmd.Wait()
-			return nil, err
-		}
-		return cmd, nil
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("the sidecar did not become ready")
-	case <-ctx.Done():
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, ctx.Err()
-	}
+	return cmd, ready, nil
 }
 
 // writeInitConfig writes the init's configuration into the state folder.
-func writeInitConfig(spec *backend.Spec, dir, sock, control string) (string, error) {
+func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, error) {
 	ca, err := os.ReadFile(filepath.Join(spec.CADir, "ca.crt"))
 	if err != nil {
 		return "", fmt.Errorf("reading the bottle CA: %w", err)
@@ -159,7 +173,7 @@ func writeInitConfig(spec *backend.Spec, dir, sock, control string) (string, err
 		UID:           spec.User.UID,
 		GID:           spec.User.GID,
 		CA:            ca,
-		EgressSocket:  sock,
+		SidecarDir:    sockDir,
 		Control:       control,
 		Hide:          hidden,
 		Env:           env,
@@ -182,15 +196,20 @@ func writeInitConfig(spec *backend.Spec, dir, sock, control string) (string, err
 
 // startInit starts the bottle's init in fresh namespaces, as root of its
 // user namespace, which maps to the operator alone.
-func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bottle) error {
+func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bottle) (*os.File, error) {
 	cmd := exec.Command(bin, InitRole, cfgPath) //nolint:gosec // G204: our own binary
 	cmd.Env = []string{}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { _ = readyR.Close() }()
-	cmd.ExtraFiles = []*os.File{readyW}
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = goR.Close() }()
+	cmd.ExtraFiles = []*os.File{readyW, goR}
 	attrs := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
 			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP,
@@ -202,30 +221,34 @@ func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bo
 	if spec.TTY {
 		master, err := pty.StartWithAttrs(cmd, nil, attrs)
 		if err != nil {
-			return fmt.Errorf("starting the bottle: %w", err)
+			return nil, fmt.Errorf("starting the bottle: %w", err)
 		}
 		b.tty = master
 	} else {
 		cmd.SysProcAttr = attrs
 		outR, outW, err := os.Pipe()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		errR, errW, err := os.Pipe()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cmd.Stdout, cmd.Stderr = outW, errW
 		err = cmd.Start()
 		_ = outW.Close()
 		_ = errW.Close()
 		if err != nil {
-			return fmt.Errorf("starting the bottle: %w", err)
+			return nil, fmt.Errorf("starting the bottle: %w", err)
 		}
 		b.stdout, b.stderr = outR, errR
 	}
 	_ = readyW.Close()
 	b.init = cmd
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		_ = goW.Close()
+		return nil, err
+	}
 	// The init says "ok" once the command runs, or why it could not set
 	// the bottle up; EOF without a word means it died.
 	line, _ := bufio.NewReader(readyR).ReadString('\n')
@@ -235,7 +258,7 @@ func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bo
 		if line == "" {
 			line = "the bottle's init exited during set-up"
 		}
-		return fmt.Errorf("setting up the bottle: %s", line)
+		return nil, fmt.Errorf("setting up the bottle: %s", line)
 	}
 	go func() {
 		err := cmd.Wait()
@@ -246,7 +269,7 @@ func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bo
 			_ = b.sidecar.Process.Signal(syscall.SIGTERM)
 		}
 	}()
-	return nil
+	return goW, nil
 }
 
 func exitStatus(cmd *exec.Cmd, err error) int {

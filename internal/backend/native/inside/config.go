@@ -41,8 +41,9 @@ type Config struct {
 	GID int `json:"gid"`
 	// CA is the bottle CA (PEM): the system bundle and CAFile.
 	CA []byte `json:"ca"`
-	// EgressSocket is the sidecar's Unix socket on the host.
-	EgressSocket string `json:"egress_socket"`
+	// SidecarDir is the host folder where the sidecar's Unix socket
+	// appears, possibly after the init starts.
+	SidecarDir string `json:"sidecar_dir"`
 	// Control is where the init listens for exec requests, on the host.
 	Control string `json:"control"`
 	// Files are provisioned before the command starts.
@@ -68,8 +69,10 @@ const (
 	RunDir = "/run/bot-bottle"
 	// CAFile is the bottle CA; the CA variables name it.
 	CAFile = RunDir + "/ca.crt"
-	// SocketFile is where the sidecar's socket appears inside.
-	SocketFile = RunDir + "/egress.sock"
+	// SidecarDir is where the sidecar's folder appears inside, and
+	// SocketFile its socket.
+	SidecarDir = RunDir + "/sidecar"
+	SocketFile = SidecarDir + "/egress.sock"
 	// ProxyAddr is the relay the proxy variables name.
 	ProxyAddr = "127.0.0.1:9099"
 )

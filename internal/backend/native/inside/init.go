@@ -1,7 +1,9 @@
 package inside
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +18,9 @@ import (
 // signal, 125 when the bottle could not be set up.
 func Init(cfgPath string, stderr io.Writer) int {
 	// The host waits on fd 3 for "ok", or for the reason the bottle could
-	// not be set up.
+	// not be set up; it answers on fd 4 once the sidecar serves.
 	ready := os.NewFile(3, "ready")
+	goAhead := os.NewFile(4, "go")
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "bot-bottle init: %v\n", err)
 		if ready != nil {
@@ -66,13 +69,25 @@ func Init(cfgPath string, stderr io.Writer) int {
 	go relay(ln, SocketFile)
 	kids := &children{wait: map[int]chan int{}}
 	go serveControl(control, &cfg, kids)
-	return runCommand(&cfg, kids, fail, ready)
+	if ready != nil {
+		_, _ = ready.WriteString("ok\n")
+		_ = ready.Close()
+		ready = nil
+	}
+	if goAhead != nil {
+		line, _ := bufio.NewReader(goAhead).ReadString('\n')
+		_ = goAhead.Close()
+		if line != "go\n" {
+			return fail(errors.New("the host did not start the command"))
+		}
+	}
+	return runCommand(&cfg, kids, fail)
 }
 
 // runCommand starts the command through the exec helper as the agent
 // user, forwards signals to it, reaps every child, and returns the
 // command's status once it ends.
-func runCommand(cfg *Config, kids *children, fail func(error) int, ready *os.File) int {
+func runCommand(cfg *Config, kids *children, fail func(error) int) int {
 	cmd := helperCommand(cfg, cfg.Command, cfg.Env, cfg.WorkDir)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr.Setctty = isTerminal(os.Stdin)
@@ -81,10 +96,6 @@ func runCommand(cfg *Config, kids *children, fail func(error) int, ready *os.Fil
 	main, err := startChild(cmd, kids)
 	if err != nil {
 		return fail(fmt.Errorf("starting %v: %w", cfg.Command, err))
-	}
-	if ready != nil {
-		_, _ = ready.WriteString("ok\n")
-		_ = ready.Close()
 	}
 	pid := cmd.Process.Pid
 	for {

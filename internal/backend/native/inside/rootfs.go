@@ -149,11 +149,11 @@ func provision(cfg *Config) error {
 	if err := os.WriteFile(filepath.Join(root, CAFile), cfg.CA, 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(root, SocketFile), nil, 0o600); err != nil {
+	if err := os.Mkdir(filepath.Join(root, SidecarDir), 0o700); err != nil {
 		return err
 	}
-	if err := unix.Mount(cfg.EgressSocket, filepath.Join(root, SocketFile), "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("binding the egress socket: %w", err)
+	if err := unix.Mount(cfg.SidecarDir, filepath.Join(root, SidecarDir), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding the sidecar's folder: %w", err)
 	}
 	// The system bundle is the bottle CA: every TLS connection ends at the
 	// sidecar.
