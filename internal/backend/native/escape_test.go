@@ -193,7 +193,8 @@ func TestNativeEscapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secretDir, err := os.MkdirTemp(home, ".bb-escape-secret-")
+	// In the operator's home, where real secrets live; t.TempDir is in /tmp.
+	secretDir, err := os.MkdirTemp(home, ".bb-escape-secret-") //nolint:usetesting // see above
 	if err != nil {
 		t.Fatal(err)
 	}
