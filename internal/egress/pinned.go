@@ -148,7 +148,9 @@ func (t *transport) dialTLS(ctx context.Context, tg target) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := tls.Client(c, &tls.Config{ServerName: tg.host, RootCAs: t.roots, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+	cfg := upstreamTLS(tg.host, t.roots)
+	cfg.NextProtos = []string{"http/1.1"}
+	tc := tls.Client(c, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		_ = c.Close()
 		return nil, err

@@ -31,8 +31,11 @@ type Config struct {
 	// Resolve pins hosts to addresses: every connection to a host in it
 	// dials the given host:port instead of resolving the name.
 	Resolve map[string]string
-	// UpstreamRoots verifies upstream TLS; nil means the system roots.
-	UpstreamRoots *x509.CertPool
+	// UpstreamRoots verifies upstream TLS. When nil, LoadUpstreamRoots is
+	// called on the first upstream connection, or else the system roots
+	// are.
+	UpstreamRoots     *x509.CertPool
+	LoadUpstreamRoots func() *x509.CertPool
 	// Audit receives one event per decision; nil discards them.
 	Audit AuditSink
 	// Supervisor holds DLP matches of routes whose outbound_on_match is
@@ -119,7 +122,7 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, supervisor: cfg.Supervisor, log: log.With("component", "egress")}
 	p.state.Store(st)
-	p.transport = newTransport(cfg.Resolve, cfg.UpstreamRoots)
+	p.transport = newTransport(cfg.Resolve, rootsFunc(cfg))
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		ModifyResponse: p.modifyResponse,
@@ -356,4 +359,22 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusBadGateway)
 	fmt.Fprintf(w, "bot-bottle egress could not reach the upstream: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+}
+
+// rootsFunc returns the upstream roots of cfg, loaded once, on first use.
+func rootsFunc(cfg Config) func() *x509.CertPool {
+	switch {
+	case cfg.UpstreamRoots != nil:
+		roots := cfg.UpstreamRoots
+		return func() *x509.CertPool { return roots }
+	case cfg.LoadUpstreamRoots != nil:
+		return sync.OnceValue(cfg.LoadUpstreamRoots)
+	}
+	return sync.OnceValue(func() *x509.CertPool {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			return x509.NewCertPool()
+		}
+		return roots
+	})
 }

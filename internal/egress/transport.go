@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -48,7 +49,7 @@ func dialResolved(ctx context.Context, d *net.Dialer, network, addr string) (net
 type transport struct {
 	h1, h2 *http.Transport
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-	roots  *x509.CertPool
+	roots  func() *x509.CertPool
 	pool   connPool
 }
 
@@ -69,7 +70,7 @@ func (t *transport) CloseIdleConnections() {
 	t.pool.closeAll()
 }
 
-func newTransport(resolve map[string]string, roots *x509.CertPool) *transport {
+func newTransport(resolve map[string]string, roots func() *x509.CertPool) *transport {
 	h2 := newHTTPTransport(resolve, roots)
 	h1 := newHTTPTransport(resolve, roots)
 	h1.ForceAttemptHTTP2 = false
@@ -81,7 +82,7 @@ func newTransport(resolve map[string]string, roots *x509.CertPool) *transport {
 // newHTTPTransport returns the upstream transport. It dials the address the
 // proxy itself resolves for the allowed name (or the pinned one), never an
 // address the agent chose, and verifies upstream TLS for that name.
-func newHTTPTransport(resolve map[string]string, roots *x509.CertPool) *http.Transport {
+func newHTTPTransport(resolve map[string]string, roots func() *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	pinned := make(map[string]string, len(resolve))
 	for h, addr := range resolve {
@@ -99,7 +100,7 @@ func newHTTPTransport(resolve map[string]string, roots *x509.CertPool) *http.Tra
 			}
 			return dialResolved(ctx, d, network, addr)
 		},
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       upstreamTLS("", roots),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
@@ -109,5 +110,40 @@ func newHTTPTransport(resolve map[string]string, roots *x509.CertPool) *http.Tra
 		// Compression stays as the agent asked: the proxy neither adds
 		// Accept-Encoding nor decodes responses on its own.
 		DisableCompression: true,
+	}
+}
+
+// upstreamTLS is the TLS configuration of upstream connections. The roots
+// are loaded on first use, not at start: reading the system's store takes
+// longer than everything else the sidecar does before it serves. Go's own
+// verification is replaced by the same verification against those roots
+// (the pattern of crypto/tls's VerifyConnection example): the chain must
+// lead to a root, and the leaf must be valid for the name sent in SNI,
+// which is the allowed host the proxy dials.
+func upstreamTLS(serverName string, roots func() *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		ServerName: serverName,
+		MinVersion: tls.VersionTLS12,
+		// Verified in VerifyConnection, on every handshake and resumption.
+		InsecureSkipVerify: true, //nolint:gosec // G402: see VerifyConnection
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("upstream sent no certificate")
+			}
+			if cs.ServerName == "" {
+				return errors.New("upstream connection without a server name")
+			}
+			opts := x509.VerifyOptions{
+				DNSName:       cs.ServerName,
+				Roots:         roots(),
+				Intermediates: x509.NewCertPool(),
+				KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			}
+			for _, c := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(opts)
+			return err
+		},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -78,7 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("loading the CA in %s: %w", cfg.CADir, err)
 	}
-	ecfg := egress.Config{Policy: pol, CA: ca, Secrets: secrets, Resolve: cfg.Resolve, UpstreamRoots: roots, Log: log}
+	ecfg := egress.Config{Policy: pol, CA: ca, Secrets: secrets, Resolve: cfg.Resolve, LoadUpstreamRoots: roots, Log: log}
 	if cfg.Audit != "" {
 		w, err := audit.Open(cfg.Audit)
 		if err != nil {
@@ -184,22 +185,32 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-func upstreamRoots(extra string) (*x509.CertPool, error) {
-	roots, err := x509.SystemCertPool()
-	if err != nil {
-		roots = x509.NewCertPool()
+// upstreamRoots checks the extra upstream CA now, so that a bad file stops
+// the sidecar before it serves, and returns the loader of the whole pool:
+// the system roots and that CA. Reading the system's store is the slowest
+// part of starting, so the proxy calls the loader on its first upstream
+// connection, and a goroutine starts it right away.
+func upstreamRoots(extra string) (func() *x509.CertPool, error) {
+	var extraPEM []byte
+	if extra != "" {
+		var err error
+		if extraPEM, err = os.ReadFile(extra); err != nil {
+			return nil, fmt.Errorf("reading the upstream CA: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(extraPEM) {
+			return nil, fmt.Errorf("upstream CA %s holds no PEM certificate", extra)
+		}
 	}
-	if extra == "" {
-		return roots, nil
-	}
-	pem, err := os.ReadFile(extra)
-	if err != nil {
-		return nil, fmt.Errorf("reading the upstream CA: %w", err)
-	}
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("upstream CA %s holds no PEM certificate", extra)
-	}
-	return roots, nil
+	load := sync.OnceValue(func() *x509.CertPool {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		roots.AppendCertsFromPEM(extraPEM)
+		return roots
+	})
+	go load()
+	return load, nil
 }
 
 // ErrAdminAddr reports an admin address that is not loopback.
