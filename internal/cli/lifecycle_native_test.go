@@ -148,3 +148,39 @@ func TestNativeInteractive(t *testing.T) {
 	}
 	w.requireNativeClean()
 }
+
+func TestNativeExecFromAnotherProcess(t *testing.T) {
+	w := newNativeWorld(t)
+	c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "echo running; exec sleep 600")
+	var out syncBuffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill() })
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "running"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("never started:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	entries, err := os.ReadDir(filepath.Join(w.home, "state"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("state: %v %v", entries, err)
+	}
+	slug := entries[0].Name()
+	if got, code := w.run("exec", slug, "--", "sh", "-c", "hostname; id -u; exit 6"); code != 6 || !strings.Contains(got, slug) || !strings.Contains(got, "1000") {
+		t.Fatalf("exec: %d\n%s", code, got)
+	}
+	if got, code := w.run("list", "active", "--json"); code != 0 || !strings.Contains(got, `"Slug": "`+slug+`"`) || !strings.Contains(got, `"State": "running"`) {
+		t.Fatalf("list active: %d\n%s", code, got)
+	}
+	// stop from another process ends the owner's bottle.
+	if got, code := w.run("stop", slug); code != 0 {
+		t.Fatalf("stop: %d\n%s", code, got)
+	}
+	if err := c.Wait(); err == nil {
+		t.Fatalf("the owner exited 0 after stop:\n%s", out.String())
+	}
+	w.requireNativeClean()
+}

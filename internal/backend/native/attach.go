@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/creack/pty"
 
@@ -61,7 +63,7 @@ func orDiscard(w io.Writer) io.Writer {
 // Exec implements backend.Backend: the bottle's init runs the command,
 // with stdio handed over as file descriptors.
 func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, error) {
-	b, err := d.get(slug)
+	control, err := d.controlSocket(slug)
 	if err != nil {
 		return 0, err
 	}
@@ -132,7 +134,7 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 	}
 	got := make(chan result, 1)
 	go func() {
-		res, err := inside.SendExec(b.control, inside.ExecRequest{Command: e.Cmd, Env: e.Env, WorkDir: e.WorkDir, TTY: e.TTY}, stdin, stdout, stderr)
+		res, err := inside.SendExec(control, inside.ExecRequest{Command: e.Cmd, Env: e.Env, WorkDir: e.WorkDir, TTY: e.TTY}, stdin, stdout, stderr)
 		got <- result{res, err}
 	}()
 	select {
@@ -155,4 +157,19 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+// controlSocket is where slug's init takes exec requests: known for the
+// bottles of this process, found in the state folder for another's.
+func (d *Driver) controlSocket(slug string) (string, error) {
+	if b, err := d.get(slug); err == nil {
+		return b.control, nil
+	} else if d.cfg.StateRoot == "" || strings.ContainsAny(slug, "/.") {
+		return "", err
+	}
+	p := filepath.Join(d.cfg.StateRoot, slug, "native", "control.sock")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
+	}
+	return p, nil
 }

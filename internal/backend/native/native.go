@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -95,8 +96,13 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 	return f, nil
 }
 
-// hardeningNotes reports the hardening the kernel cannot give.
-var hardeningNotes = func() []string { return nil }
+// hardeningNotes reports what a native bottle does not enforce here.
+var hardeningNotes = func() []string {
+	return []string{
+		"resources (cpus, memory, pids) are not enforced on the native backend yet",
+		"seccomp and Landlock are not applied yet: no_new_privs and the namespaces only",
+	}
+}
 
 // bottle is one running native bottle.
 type bottle struct {
@@ -130,10 +136,12 @@ func (d *Driver) Stop(_ context.Context, slug string) error {
 	delete(d.bottles, slug)
 	d.mu.Unlock()
 	if b == nil {
-		if d.cfg.StateRoot != "" && !strings.ContainsAny(slug, "/.") {
-			return os.RemoveAll(filepath.Join(d.cfg.StateRoot, slug, "native"))
+		if d.cfg.StateRoot == "" || strings.ContainsAny(slug, "/.") {
+			return nil
 		}
-		return nil
+		dir := filepath.Join(d.cfg.StateRoot, slug, "native")
+		stopOwner(dir)
+		return os.RemoveAll(dir)
 	}
 	var errs []error
 	for _, c := range []*exec.Cmd{b.init, b.sidecar} {
@@ -174,7 +182,12 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 			}
 			owner, _ := os.ReadFile(filepath.Join(dir, "owner"))
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(owner)))
-			out = append(out, backend.Instance{Slug: slug, Backend: Name, State: "stopped", OwnerPID: pid, Resources: []string{"folder " + dir}})
+			state := "stopped"
+			if pid > 0 && unix.Kill(pid, 0) == nil {
+				// Another bot-bottle runs it.
+				state = "running"
+			}
+			out = append(out, backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: pid, Resources: []string{"folder " + dir}})
 		}
 	}
 	for slug, b := range d.bottles {
@@ -201,4 +214,29 @@ func (d *Driver) Logs(_ context.Context, slug string, w io.Writer) error {
 	}
 	_, err = w.Write(data)
 	return err
+}
+
+// stopOwner asks the bot-bottle that owns a bottle to end it, and waits
+// a while for it to remove the bottle's folder: its processes die with it.
+func stopOwner(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "owner"))
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 || pid == os.Getpid() {
+		return
+	}
+	// The pid could have been reused by now: only signal a bot-bottle.
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), "bot-bottle") {
+		return
+	}
+	_ = unix.Kill(pid, unix.SIGTERM)
+	for range 100 {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || unix.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
