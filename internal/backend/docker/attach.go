@@ -30,13 +30,17 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 	if !tty && s.Stdin == nil {
 		return d.follow(ctx, slug, s)
 	}
-	// Logs replays what the command wrote before we attached, so that a
-	// non-interactive command's output is complete.
-	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{
-		Stream: true, Stdin: s.Stdin != nil, Stdout: true, Stderr: true, Logs: !tty,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("attaching to bottle %s: %w", slug, err)
+	att, early := d.takeEarly(slug)
+	if !early {
+		// Logs replays what the command wrote before we attached, so that a
+		// non-interactive command's output is complete.
+		res, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{
+			Stream: true, Stdin: s.Stdin != nil, Stdout: true, Stderr: true, Logs: !tty,
+		})
+		if err != nil {
+			return 0, fmt.Errorf("attaching to bottle %s: %w", slug, err)
+		}
+		att = res.HijackedResponse
 	}
 	defer att.Close()
 	wait := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
@@ -47,7 +51,7 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 			}
 		}()
 	}
-	done := d.pump(att.HijackedResponse, s, tty)
+	done := d.pump(att, s, tty)
 	select {
 	case res := <-wait.Result:
 		// The daemon may keep the stream of a command that ended before

@@ -53,6 +53,11 @@ type Driver struct {
 	once   sync.Once
 	cli    *client.Client
 	cliErr error
+
+	// early holds the terminal streams of bottles attached before their
+	// start, so that Attach misses none of the first output.
+	mu    sync.Mutex
+	early map[string]client.HijackedResponse
 }
 
 var _ backend.Backend = (*Driver)(nil)

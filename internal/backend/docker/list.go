@@ -25,6 +25,9 @@ func slugFilter(slug string) client.Filters {
 // Stop implements backend.Backend. Before the sidecar goes, its audit log
 // is saved to the bottle's state folder.
 func (d *Driver) Stop(ctx context.Context, slug string) error {
+	if h, ok := d.takeEarly(slug); ok {
+		h.Close()
+	}
 	cli, err := d.client(ctx)
 	if err != nil {
 		return err

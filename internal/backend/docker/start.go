@@ -343,7 +343,22 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 			return err
 		}
 	}
+	if spec.TTY && !spec.Detached {
+		// Someone is about to attach: do it before the start, or the
+		// first screen (a prompt, a TUI's first frame) is lost.
+		att, err := cli.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+		if err != nil {
+			return fmt.Errorf("attaching to the agent container: %w", err)
+		}
+		d.mu.Lock()
+		if d.early == nil {
+			d.early = map[string]client.HijackedResponse{}
+		}
+		d.early[spec.Slug] = att.HijackedResponse
+		d.mu.Unlock()
+	}
 	if _, err := cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		d.takeEarly(spec.Slug)
 		return fmt.Errorf("starting the agent container: %w", err)
 	}
 	return nil
@@ -373,4 +388,13 @@ func (d *Driver) agentFiles(spec *backend.Spec) ([]entry, error) {
 		files = append(files, e)
 	}
 	return files, nil
+}
+
+// takeEarly returns, and forgets, the stream attached before slug started.
+func (d *Driver) takeEarly(slug string) (client.HijackedResponse, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h, ok := d.early[slug]
+	delete(d.early, slug)
+	return h, ok
 }
