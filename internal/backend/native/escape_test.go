@@ -228,6 +228,7 @@ func TestNativeEscapes(t *testing.T) {
 		{"other users' homes are absent", "test \"$(ls -A /home)\" = agent"},
 		{"the host's processes are invisible", "! grep -l -- '-test\\.' /proc/[0-9]*/cmdline 2>/dev/null && test $(ls -d /proc/[0-9]* | wc -l) -lt 20"},
 		{"the host's processes cannot be signalled", "! kill -0 " + strconv.Itoa(os.Getpid()) + " 2>/dev/null || ! grep -q -- '-test\\.' /proc/" + strconv.Itoa(os.Getpid()) + "/cmdline"},
+		{"no new user namespace", "! unshare -U true 2>/dev/null && ! unshare -Ur true 2>/dev/null"},
 		{"no mounts", "! mount -t tmpfs none /tmp 2>/dev/null"},
 		{"no capabilities", "grep -q 'CapEff:\t0000000000000000' /proc/self/status && grep -q 'NoNewPrivs:\t1' /proc/self/status"},
 	} {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/seccomp"
 )
 
 // Name is the backend's name.
@@ -92,16 +93,23 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 		return f, fmt.Errorf("cannot create user namespaces here (%w); allow them (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, or AppArmor's restrict_unprivileged_userns) or use --backend docker", err)
 	}
 	f.Isolation = "namespaces (user, mount, pid, net, ipc, uts, cgroup), loopback-only network"
+	if seccomp.Available() == nil {
+		f.Isolation += ", seccomp"
+	}
 	f.Notes = append(f.Notes, hardeningNotes()...)
 	return f, nil
 }
 
 // hardeningNotes reports what a native bottle does not enforce here.
-var hardeningNotes = func() []string {
-	return []string{
+func hardeningNotes() []string {
+	notes := []string{
 		"resources (cpus, memory, pids) are not enforced on the native backend yet",
-		"seccomp and Landlock are not applied yet: no_new_privs and the namespaces only",
+		"Landlock is not applied yet",
 	}
+	if err := seccomp.Available(); err != nil {
+		notes = append(notes, "no seccomp filter: "+err.Error())
+	}
+	return notes
 }
 
 // bottle is one running native bottle.

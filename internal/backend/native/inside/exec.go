@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/seccomp"
 )
 
 // ExecRole is the hidden subcommand the init runs the exec helper as.
@@ -51,8 +53,19 @@ func Exec(args []string, stderr io.Writer) int {
 	return fail(fmt.Errorf("exec %s: %w", path, err))
 }
 
-// lockDown is set by the native backend's hardening: no_new_privs always,
-// then Landlock and seccomp where the kernel has them.
-var lockDown = func(writable []string) error {
-	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+// lockDown sets no_new_privs, then applies the seccomp filter where the
+// kernel has seccomp (the preflight says when it does not). Landlock comes
+// before seccomp, which denies nothing Landlock needs.
+func lockDown(writable []string) error {
+	_ = writable
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	if seccomp.Available() != nil {
+		return nil
+	}
+	if err := seccomp.Install(); err != nil {
+		return fmt.Errorf("installing the seccomp filter: %w", err)
+	}
+	return nil
 }
