@@ -224,6 +224,7 @@ func TestNativeEscapes(t *testing.T) {
 		{"the workspace is writable", "echo ok > /workspace/written && cat /workspace/written"},
 		{"the home is writable", "echo ok > ~/written && cat ~/written"},
 		{"the host root is not", "! touch /etc/bb-escape && ! touch /usr/bb-escape && ! touch /bb-escape && ! mkdir /opt/bb-escape"},
+		{"nor the bottle's own folders outside the writable ones (Landlock)", "! touch /run/bb-escape && ! touch /root/bb-escape && ! mkdir /home/bb-escape"},
 		{"the operator's secrets are absent", "! test -e " + secretFile + " && ! test -e " + secretDir + " && ! ls -A /root | grep -q ."},
 		{"other users' homes are absent", "test \"$(ls -A /home)\" = agent"},
 		{"the host's processes are invisible", "! grep -l -- '-test\\.' /proc/[0-9]*/cmdline 2>/dev/null && test $(ls -d /proc/[0-9]* | wc -l) -lt 20"},

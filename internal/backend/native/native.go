@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/landlock"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/seccomp"
 )
 
@@ -93,6 +94,9 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 		return f, fmt.Errorf("cannot create user namespaces here (%w); allow them (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, or AppArmor's restrict_unprivileged_userns) or use --backend docker", err)
 	}
 	f.Isolation = "namespaces (user, mount, pid, net, ipc, uts, cgroup), loopback-only network"
+	if abi := landlock.ABI(); abi > 0 {
+		f.Isolation += fmt.Sprintf(", Landlock (ABI %d)", abi)
+	}
 	if seccomp.Available() == nil {
 		f.Isolation += ", seccomp"
 	}
@@ -102,9 +106,9 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 
 // hardeningNotes reports what a native bottle does not enforce here.
 func hardeningNotes() []string {
-	notes := []string{
-		"resources (cpus, memory, pids) are not enforced on the native backend yet",
-		"Landlock is not applied yet",
+	notes := []string{"resources (cpus, memory, pids) are not enforced on the native backend yet"}
+	if landlock.ABI() == 0 {
+		notes = append(notes, "no Landlock in this kernel: writes outside the workspace are stopped by the read-only mounts alone")
 	}
 	if err := seccomp.Available(); err != nil {
 		notes = append(notes, "no seccomp filter: "+err.Error())

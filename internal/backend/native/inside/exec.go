@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/landlock"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/seccomp"
 )
 
@@ -53,13 +54,18 @@ func Exec(args []string, stderr io.Writer) int {
 	return fail(fmt.Errorf("exec %s: %w", path, err))
 }
 
-// lockDown sets no_new_privs, then applies the seccomp filter where the
-// kernel has seccomp (the preflight says when it does not). Landlock comes
-// before seccomp, which denies nothing Landlock needs.
+// lockDown sets no_new_privs, restricts writes to writable with Landlock,
+// then applies the seccomp filter, each where the kernel has it (the
+// preflight says when it does not). Landlock goes first: the filter would
+// not stop it, but its rules must be in place before anything else runs.
 func lockDown(writable []string) error {
-	_ = writable
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	if landlock.ABI() > 0 {
+		if _, err := landlock.Apply(landlock.Rules{Writable: writable}); err != nil {
+			return fmt.Errorf("applying Landlock: %w", err)
+		}
 	}
 	if seccomp.Available() != nil {
 		return nil
