@@ -207,6 +207,14 @@ func TestNativeEscapes(t *testing.T) {
 	d := New(Config{Binary: backendtest.StaticBinary(t)})
 	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
 	spec := h.Spec(t, fmt.Sprintf("native-esc-%d", time.Now().UnixNano()%1_000_000))
+	// A state folder where the host root is visible (not under /tmp or a
+	// home): the bottle must still not see it, nor any other bottle's.
+	visible, err := os.MkdirTemp("/var/tmp", "bb-escape-home-") //nolint:usetesting // it must be outside /tmp
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(visible) })
+	spec.StateDir = filepath.Join(visible, "state", spec.Slug)
 	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
 	t.Cleanup(func() { _ = d.Stop(context.Background(), spec.Slug) })
 	if err := d.Start(context.Background(), spec, io.Discard); err != nil {
@@ -226,6 +234,7 @@ func TestNativeEscapes(t *testing.T) {
 		{"the host root is not", "! touch /etc/bb-escape && ! touch /usr/bb-escape && ! touch /bb-escape && ! mkdir /opt/bb-escape"},
 		{"nor the bottle's own folders outside the writable ones (Landlock)", "! touch /run/bb-escape && ! touch /root/bb-escape && ! mkdir /home/bb-escape"},
 		{"the operator's secrets are absent", "! test -e " + secretFile + " && ! test -e " + secretDir + " && ! ls -A /root | grep -q ."},
+		{"the bot-bottle home is hidden", "test -d /var/tmp && ! ls -A " + visible + " | grep -q ."},
 		{"other users' homes are absent", "test \"$(ls -A /home)\" = agent"},
 		{"the host's processes are invisible", "! grep -l -- '-test\\.' /proc/[0-9]*/cmdline 2>/dev/null && test $(ls -d /proc/[0-9]* | wc -l) -lt 20"},
 		{"the host's processes cannot be signalled", "! kill -0 " + strconv.Itoa(os.Getpid()) + " 2>/dev/null || ! grep -q -- '-test\\.' /proc/" + strconv.Itoa(os.Getpid()) + "/cmdline"},

@@ -175,10 +175,13 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		CA:            ca,
 		SidecarDir:    sockDir,
 		Control:       control,
-		Hide:          hidden,
-		Env:           env,
-		Command:       spec.Command,
-		WorkDir:       spec.Workspace.Path,
+		// The bot-bottle home holds every bottle's state: other bottles'
+		// control and egress sockets, CA keys. It is usually under a home
+		// folder, which is absent anyway; wherever it is, it is hidden.
+		Hide:    append(append([]string(nil), hidden...), filepath.Dir(filepath.Dir(spec.StateDir))),
+		Env:     env,
+		Command: spec.Command,
+		WorkDir: spec.Workspace.Path,
 	}
 	if cfg.WorkspaceMode == "none" || cfg.WorkDir == "" {
 		cfg.WorkDir = spec.User.Home
