@@ -128,6 +128,9 @@ type Spec struct {
 	Files []File
 	// Workspace is how the working tree enters the runtime.
 	Workspace Workspace
+	// Hide are host paths a backend that shows the host's files must hide:
+	// files and folders that the bottle's env and route tokens name.
+	Hide []string
 	// Resources limit the agent runtime; zero means no limit.
 	Resources Resources
 	// Command is the bottle's main command: the provider CLI, or the

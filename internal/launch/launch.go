@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -152,6 +153,7 @@ func Prepare(o Options) (*Launch, error) {
 		Env:        p.env,
 		Files:      p.files,
 		Workspace:  ws,
+		Hide:       namedPaths(b, o.LookupEnv),
 		Resources: backend.Resources{
 			MilliCPUs: b.Resources.MilliCPUs.V,
 			Memory:    b.Resources.Memory.V,
@@ -244,4 +246,55 @@ func ignoreMissing(err error) error {
 		return nil
 	}
 	return err
+}
+
+// systemPath reports a path in the system's own folders, which a bottle
+// needs and which hold no operator secrets.
+func systemPath(p string) bool {
+	for _, dir := range []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/proc", "/sys", "/dev"} {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// namedPaths lists the existing absolute host paths that the bottle's
+// env and route tokens name, by value or through a host variable (a
+// GOOGLE_APPLICATION_CREDENTIALS file, say): a backend that shows the
+// host's files hides them.
+func namedPaths(b *manifest.Bottle, lookup func(string) (string, bool)) []string {
+	var vals []string
+	for _, e := range b.Env {
+		switch e.Value.Mode {
+		case manifest.EnvLiteral:
+			vals = append(vals, e.Value.Literal)
+		case manifest.EnvHost:
+			if v, ok := lookup(e.Value.HostVar); ok {
+				vals = append(vals, v)
+			}
+		}
+	}
+	for _, r := range b.Egress.Routes {
+		if r.Auth != nil {
+			if v, ok := lookup(r.Auth.TokenRef); ok {
+				vals = append(vals, v)
+			}
+		}
+	}
+	var out []string
+	for _, v := range vals {
+		v = filepath.Clean(v)
+		if !filepath.IsAbs(v) || v == "/" || systemPath(v) || slices.Contains(out, v) {
+			continue
+		}
+		st, err := os.Stat(v)
+		// Programs (EDITOR=/usr/local/bin/vim) are tools, not secrets.
+		if err != nil || (st.Mode().IsRegular() && st.Mode()&0o111 != 0) {
+			continue
+		}
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -147,3 +147,31 @@ func TestNewSlug(t *testing.T) {
 		t.Errorf("slugs repeat: %d distinct of 50", len(seen))
 	}
 }
+
+func TestNamedPathsAreHidden(t *testing.T) {
+	dir := t.TempDir()
+	cred := filepath.Join(dir, "gcp.json")
+	tokenFile := filepath.Join(dir, "token")
+	tool := filepath.Join(dir, "tool")
+	for f, mode := range map[string]os.FileMode{cred: 0o600, tokenFile: 0o600, tool: 0o755} {
+		if err := os.WriteFile(f, []byte("x"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &manifest.Bottle{
+		Env: []manifest.EnvVar{
+			{Name: "GOOGLE_APPLICATION_CREDENTIALS", Value: manifest.EnvValue{Mode: manifest.EnvHost, HostVar: "GAC"}},
+			{Name: "CONFIG_DIR", Value: manifest.EnvValue{Mode: manifest.EnvLiteral, Literal: dir + "/"}},
+			{Name: "EDITOR", Value: manifest.EnvValue{Mode: manifest.EnvLiteral, Literal: tool}},
+			{Name: "SHELL_PATH", Value: manifest.EnvValue{Mode: manifest.EnvLiteral, Literal: "/usr/bin"}},
+			{Name: "MISSING", Value: manifest.EnvValue{Mode: manifest.EnvLiteral, Literal: "/nonexistent/file"}},
+			{Name: "WORD", Value: manifest.EnvValue{Mode: manifest.EnvLiteral, Literal: "hello"}},
+		},
+		Egress: manifest.Egress{Routes: []manifest.Route{{Host: "a.test", Auth: &manifest.Auth{Scheme: "Bearer", TokenRef: "TOKEN_FILE"}}}},
+	}
+	got := namedPaths(b, env(map[string]string{"GAC": cred, "TOKEN_FILE": tokenFile}))
+	want := []string{dir, cred, tokenFile}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("namedPaths (-want +got):\n%s", diff)
+	}
+}

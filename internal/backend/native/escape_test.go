@@ -215,6 +215,15 @@ func TestNativeEscapes(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(visible) })
 	spec.StateDir = filepath.Join(visible, "state", spec.Slug)
+	// A credential file the bottle's env names (launch fills Hide so).
+	named, err := os.CreateTemp("/var/tmp", "bb-escape-named-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = named.WriteString("named-credential\n")
+	_ = named.Close()
+	t.Cleanup(func() { _ = os.Remove(named.Name()) })
+	spec.Hide = []string{named.Name()}
 	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
 	t.Cleanup(func() { _ = d.Stop(context.Background(), spec.Slug) })
 	if err := d.Start(context.Background(), spec, io.Discard); err != nil {
@@ -235,6 +244,7 @@ func TestNativeEscapes(t *testing.T) {
 		{"nor the bottle's own folders outside the writable ones (Landlock)", "! touch /run/bb-escape && ! touch /root/bb-escape && ! mkdir /home/bb-escape"},
 		{"the operator's secrets are absent", "! test -e " + secretFile + " && ! test -e " + secretDir + " && ! ls -A /root | grep -q ."},
 		{"the bot-bottle home is hidden", "test -d /var/tmp && ! ls -A " + visible + " | grep -q ."},
+		{"files the env names are hidden", "test -e " + named.Name() + " && ! grep -q named-credential " + named.Name()},
 		{"other users' homes are absent", "test \"$(ls -A /home)\" = agent"},
 		{"the host's processes are invisible", "! grep -l -- '-test\\.' /proc/[0-9]*/cmdline 2>/dev/null && test $(ls -d /proc/[0-9]* | wc -l) -lt 20"},
 		{"the host's processes cannot be signalled", "! kill -0 " + strconv.Itoa(os.Getpid()) + " 2>/dev/null || ! grep -q -- '-test\\.' /proc/" + strconv.Itoa(os.Getpid()) + "/cmdline"},

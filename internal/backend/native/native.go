@@ -215,15 +215,22 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 }
 
 // Logs implements backend.Backend.
+// The command's own output goes to its owner's terminal; the sidecar's
+// log is kept in the bottle's folder, for this process or another.
 func (d *Driver) Logs(_ context.Context, slug string, w io.Writer) error {
-	b, err := d.get(slug)
-	if err != nil {
+	dir := ""
+	if b, err := d.get(slug); err == nil {
+		dir = b.dir
+	} else if d.cfg.StateRoot != "" && !strings.ContainsAny(slug, "/.") {
+		dir = filepath.Join(d.cfg.StateRoot, slug, "native")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "sidecar.log"))
+	if dir == "" || errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
+	} else if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(b.dir + "/sidecar.log")
-	if err != nil {
-		return err
-	}
+	fmt.Fprintf(w, "== sidecar (%s)\n", slug)
 	_, err = w.Write(data)
 	return err
 }

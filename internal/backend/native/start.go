@@ -178,7 +178,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		// The bot-bottle home holds every bottle's state: other bottles'
 		// control and egress sockets, CA keys. It is usually under a home
 		// folder, which is absent anyway; wherever it is, it is hidden.
-		Hide:    append(append([]string(nil), hidden...), filepath.Dir(filepath.Dir(spec.StateDir))),
+		Hide:    append(append(append([]string(nil), hidden...), filepath.Dir(filepath.Dir(spec.StateDir))), spec.Hide...),
 		Env:     env,
 		Command: spec.Command,
 		WorkDir: spec.Workspace.Path,
