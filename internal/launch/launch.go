@@ -273,6 +273,8 @@ func namedPaths(b *manifest.Bottle, lookup func(string) (string, bool)) []string
 			if v, ok := lookup(e.Value.HostVar); ok {
 				vals = append(vals, v)
 			}
+		case manifest.EnvPrompt:
+			// Typed at start, never a host path we could know of.
 		}
 	}
 	for _, r := range b.Egress.Routes {
