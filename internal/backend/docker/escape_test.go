@@ -3,17 +3,9 @@ package docker
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -134,7 +126,7 @@ func fakeInternet(t *testing.T, cli *client.Client) internet {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	caFile, certPEM, keyPEM := mintUpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost)
+	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost)
 	upstreamd, err := os.ReadFile(backendtest.BuildStatic(t, "./internal/escape/upstreamd"))
 	if err != nil {
 		t.Fatal(err)
@@ -189,36 +181,4 @@ func fakeInternet(t *testing.T, cli *client.Client) internet {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return inet
-}
-
-// mintUpstreamCert writes a CA and returns its file, and a leaf for names.
-func mintUpstreamCert(t *testing.T, dir string, names ...string) (caFile string, certPEM, keyPEM []byte) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "escape upstream CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(leafKey)
-	caFile = filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 }
