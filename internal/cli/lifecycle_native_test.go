@@ -172,7 +172,7 @@ func TestNativeExecFromAnotherProcess(t *testing.T) {
 	if got, code := w.run("exec", slug, "--", "sh", "-c", "hostname; id -u; exit 6"); code != 6 || !strings.Contains(got, slug) || !strings.Contains(got, "1000") {
 		t.Fatalf("exec: %d\n%s", code, got)
 	}
-	if got, code := w.run("list", "active", "--json"); code != 0 || !strings.Contains(got, `"Slug": "`+slug+`"`) || !strings.Contains(got, `"State": "running"`) {
+	if got, code := w.run("list", "active", "--json"); code != 0 || !strings.Contains(got, `"Slug": "`+slug+`"`) || !strings.Contains(got, `"State": "running"`) || !strings.Contains(got, `"Agent": "example"`) {
 		t.Fatalf("list active: %d\n%s", code, got)
 	}
 	// stop from another process ends the owner's bottle.

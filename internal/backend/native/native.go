@@ -6,6 +6,7 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -116,8 +117,18 @@ func hardeningNotes() []string {
 	return notes
 }
 
+// ownerMeta is what list shows of a bottle another process owns.
+type ownerMeta struct {
+	Agent   string    `json:"agent"`
+	Bottles []string  `json:"bottles"`
+	Created time.Time `json:"created"`
+}
+
 // bottle is one running native bottle.
 type bottle struct {
+	agent   string
+	bottles []string
+	created time.Time
 	dir     string
 	init    *exec.Cmd
 	sidecar *exec.Cmd
@@ -199,7 +210,12 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 				// Another bot-bottle runs it.
 				state = "running"
 			}
-			out = append(out, backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: pid, Resources: []string{"folder " + dir}})
+			in := backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: pid, Resources: []string{"folder " + dir}}
+			var meta ownerMeta
+			if data, err := os.ReadFile(filepath.Join(dir, "bottle.json")); err == nil && json.Unmarshal(data, &meta) == nil {
+				in.Agent, in.Bottles, in.Created = meta.Agent, meta.Bottles, meta.Created
+			}
+			out = append(out, in)
 		}
 	}
 	for slug, b := range d.bottles {
@@ -209,7 +225,7 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 			state = "stopped"
 		default:
 		}
-		out = append(out, backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: os.Getpid(), Resources: []string{"folder " + b.dir}})
+		out = append(out, backend.Instance{Slug: slug, Backend: Name, Agent: b.agent, Bottles: b.bottles, Created: b.created, State: state, OwnerPID: os.Getpid(), Resources: []string{"folder " + b.dir}})
 	}
 	return out, nil
 }

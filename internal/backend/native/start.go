@@ -41,7 +41,14 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
-	b := &bottle{dir: dir, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
+	meta, err := json.Marshal(ownerMeta{Agent: spec.Agent, Bottles: spec.Bottles, Created: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bottle.json"), meta, 0o600); err != nil {
+		return err
+	}
+	b := &bottle{agent: spec.Agent, bottles: spec.Bottles, created: time.Now(), dir: dir, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
 	d.mu.Lock()
 	d.bottles[spec.Slug] = b
 	d.mu.Unlock()
