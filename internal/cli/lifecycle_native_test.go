@@ -82,7 +82,7 @@ func TestNativeEndsCleanly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newNativeWorld(t)
-			c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "echo running; exec sleep 600")
+			c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
 			var out syncBuffer
 			c.Stdout, c.Stderr = &out, &out
 			if err := c.Start(); err != nil {
@@ -151,7 +151,7 @@ func TestNativeInteractive(t *testing.T) {
 
 func TestNativeExecFromAnotherProcess(t *testing.T) {
 	w := newNativeWorld(t)
-	c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "echo running; exec sleep 600")
+	c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
 	var out syncBuffer
 	c.Stdout, c.Stderr = &out, &out
 	if err := c.Start(); err != nil {
