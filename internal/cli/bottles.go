@@ -58,14 +58,7 @@ func newAttachCmd(env *Env) *cobra.Command {
 		if len(rest) > 0 {
 			return flagErrorf("attach takes one slug")
 		}
-		code, err := attach(ctx, env, be, slug, env.IO.IsTerminal())
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			return SilentError{Code: ExitCode(code)}
-		}
-		return nil
+		return commandStatus(attach(ctx, env, be, slug, env.IO.IsTerminal()))
 	}, env)
 	return cmd
 }
@@ -85,14 +78,7 @@ func newExecCmd(env *Env) *cobra.Command {
 			defer restore()
 			e.Resize = resize
 		}
-		code, err := be.Exec(ctx, slug, e)
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			return SilentError{Code: ExitCode(code)}
-		}
-		return nil
+		return commandStatus(be.Exec(ctx, slug, e))
 	}, env)
 	return cmd
 }
@@ -147,11 +133,7 @@ func newResumeCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if in, ok := findInstance(cmd.Context(), be, slug); ok && in.State == "running" {
-				code, err := attach(cmd.Context(), env, be, slug, env.IO.IsTerminal())
-				if err == nil && code != 0 {
-					err = SilentError{Code: ExitCode(code)}
-				}
-				return err
+				return commandStatus(attach(cmd.Context(), env, be, slug, env.IO.IsTerminal()))
 			}
 			if cwd, _ := env.Getwd(); cwd != rec.Cwd {
 				return fmt.Errorf("bottle %s worked in %s; run resume from there", slug, rec.Cwd)

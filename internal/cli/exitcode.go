@@ -35,3 +35,12 @@ func flagErrorf(format string, a ...any) error {
 type SilentError struct{ Code ExitCode }
 
 func (e SilentError) Error() string { return fmt.Sprintf("exit status %d", int(e.Code)) }
+
+// commandStatus turns the status of a command run in a bottle into the
+// error Main reports: nil for 0, else a silent exit with that status.
+func commandStatus(code int, err error) error {
+	if err == nil && code != 0 {
+		err = SilentError{Code: ExitCode(code)}
+	}
+	return err
+}

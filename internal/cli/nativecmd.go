@@ -17,10 +17,7 @@ func newBottleInitCmd(env *Env) *cobra.Command {
 		Hidden: true,
 		Args:   exactArgs(1, "the init's configuration file is missing"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if code := inside.Init(args[0], env.IO.ErrOut); code != 0 {
-				return SilentError{Code: ExitCode(code)}
-			}
-			return nil
+			return commandStatus(inside.Init(args[0], env.IO.ErrOut), nil)
 		},
 	}
 }

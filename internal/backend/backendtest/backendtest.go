@@ -5,6 +5,7 @@ package backendtest
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,4 +107,27 @@ func Cleanup() {
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
 	}
+}
+
+// ForbiddenService listens on addr (e.g. "0.0.0.0:0") for the rest of the
+// test and fails it on any connection: a service of the host that no
+// bottle may reach. It returns the address it listens on.
+func ForbiddenService(t *testing.T, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Errorf("a host service was reached from %s", c.RemoteAddr())
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().String()
 }

@@ -14,19 +14,12 @@ import (
 
 // Attach implements backend.Backend.
 func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int, error) {
-	cli, err := d.client(ctx)
+	cli, insp, err := d.inspectAgent(ctx, slug)
 	if err != nil {
 		return 0, err
 	}
 	id := agentName(slug)
-	insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		if isNotFound(err) {
-			return 0, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
-		}
-		return 0, err
-	}
-	tty := insp.Container.Config.Tty
+	tty := insp.Config.Tty
 	if !tty && s.Stdin == nil {
 		return d.follow(ctx, slug, s)
 	}
@@ -104,22 +97,15 @@ func (d *Driver) pump(h client.HijackedResponse, s backend.Stdio, tty bool) <-ch
 
 // Exec implements backend.Backend.
 func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, error) {
-	cli, err := d.client(ctx)
+	cli, insp, err := d.inspectAgent(ctx, slug)
 	if err != nil {
 		return 0, err
 	}
 	id := agentName(slug)
-	insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		if isNotFound(err) {
-			return 0, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
-		}
-		return 0, err
-	}
-	if !insp.Container.State.Running {
+	if !insp.State.Running {
 		return 0, fmt.Errorf("bottle %s is not running; 'bot-bottle resume %s' starts it again", slug, slug)
 	}
-	user := insp.Container.Config.User
+	user := insp.Config.User
 	if e.Root {
 		user = "0:0"
 	}
@@ -206,4 +192,19 @@ func (d *Driver) follow(ctx context.Context, slug string, s backend.Stdio) (int,
 		}
 		return 0, fmt.Errorf("waiting for bottle %s: %w", slug, err)
 	}
+}
+
+// inspectAgent returns the client and slug's agent container.
+func (d *Driver) inspectAgent(ctx context.Context, slug string) (*client.Client, container.InspectResponse, error) {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return nil, container.InspectResponse{}, err
+	}
+	insp, err := cli.ContainerInspect(ctx, agentName(slug), client.ContainerInspectOptions{})
+	if isNotFound(err) {
+		return nil, container.InspectResponse{}, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
+	} else if err != nil {
+		return nil, container.InspectResponse{}, err
+	}
+	return cli, insp.Container, nil
 }

@@ -35,7 +35,7 @@ func TestEscapeSuite(t *testing.T) {
 	d := New(Config{SidecarBinary: backendtest.StaticBinary(t), EgressNetwork: inet.network})
 	t.Cleanup(func() { _ = d.Close() })
 
-	host := hostService(t)
+	host := backendtest.ForbiddenService(t, "0.0.0.0:0")
 	_, port, _ := net.SplitHostPort(host)
 	services := []string{}
 	for _, ip := range []string{inet.gateway, "172.17.0.1"} {
@@ -93,27 +93,6 @@ func bottleAddrs(t *testing.T, cli *client.Client, slug string) escape.Addrs {
 		}
 	}
 	return a
-}
-
-// hostService listens on every host address; a bottle must not reach it.
-func hostService(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Errorf("a host service was reached from %s", c.RemoteAddr())
-			_ = c.Close()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 type internet struct {

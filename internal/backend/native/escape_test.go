@@ -35,7 +35,7 @@ func TestEscapeSuite(t *testing.T) {
 		backendtest.Missing(t, "the native escape suite builds its fake internet in a network namespace, which needs root")
 	}
 	up := fakeInternet(t)
-	host := hostListener(t, "0.0.0.0:0")
+	host := backendtest.ForbiddenService(t, "0.0.0.0:0")
 	_, port, _ := net.SplitHostPort(host)
 	d := New(Config{Binary: backendtest.StaticBinary(t)})
 	h := &escape.Harness{
@@ -61,27 +61,6 @@ func TestEscapeSuite(t *testing.T) {
 		},
 	}
 	escape.Run(t, h)
-}
-
-// hostListener listens on the host; a bottle must not reach it.
-func hostListener(t *testing.T, addr string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Errorf("a host service was reached from %s", c.RemoteAddr())
-			_ = c.Close()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 func run(t *testing.T, args ...string) {
