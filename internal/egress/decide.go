@@ -112,13 +112,15 @@ func checkDoH(r *http.Request, path string, query url.Values) *refusal {
 }
 
 // checkGit refuses git pushes over HTTP always, and fetches unless the
-// route allows them: declared repositories go through git-gate.
+// route allows them: declared repositories go through git-gate. A service
+// name anywhere in the path counts, not only as the last segment: git
+// servers route it in more ways than git http-backend does.
 func checkGit(rt *policy.Route, path string, query url.Values) *refusal {
 	service := query.Get("service")
 	switch {
-	case strings.HasSuffix(path, "/git-receive-pack") || service == "git-receive-pack":
+	case strings.Contains(path, "git-receive-pack") || service == "git-receive-pack":
 		return refuse(BlockGitPush, "git push over HTTP is never allowed; declare the repository under git-gate.repos and push through the gate")
-	case (strings.HasSuffix(path, "/git-upload-pack") || service == "git-upload-pack") && !rt.GitFetch:
+	case (strings.Contains(path, "git-upload-pack") || service == "git-upload-pack") && !rt.GitFetch:
 		return refuse(BlockGitFetch, "git fetch from %s needs git: {fetch: true} on its route", rt.Host)
 	}
 	return nil

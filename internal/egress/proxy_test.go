@@ -287,6 +287,8 @@ func TestRequestRefusals(t *testing.T) {
 		{"GET", "https://api.test/v1/a%2Fb", BlockBadPath, nil},
 		{"POST", "https://git.test/repo.git/git-receive-pack", BlockGitPush, nil},
 		{"GET", "https://git.test/repo.git/info/refs?service=git-receive-pack", BlockGitPush, nil},
+		{"POST", "https://git.test/0git-receive-pack", BlockGitPush, nil},
+		{"POST", "https://git.test/git-receive-pack/repo", BlockGitPush, nil},
 		{"GET", "https://open.test/repo.git/info/refs?service=git-upload-pack", BlockGitFetch, nil},
 		{"GET", "https://open.test/dns-query?dns=AAAB", BlockDoH, nil},
 		{"POST", "https://open.test/resolve", BlockDoH, map[string]string{"Content-Type": "application/dns-message"}},
