@@ -2,7 +2,9 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
+
 	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
 )
 
 // newNativeWorld is a world whose bottles run on the native backend.
@@ -22,7 +27,17 @@ func newNativeWorld(t *testing.T) *world {
 	if out, err := w.cmd("init").CombinedOutput(); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
+	t.Cleanup(w.stopAll)
 	return w
+}
+
+// stopAll stops what a failed test left running of this world's
+// bottles: a detached one would outlive the test otherwise.
+func (w *world) stopAll() {
+	dirs, _ := filepath.Glob(filepath.Join(w.home, "state", "*", "native"))
+	for _, d := range dirs {
+		_ = w.cmd("stop", filepath.Base(filepath.Dir(d))).Run()
+	}
 }
 
 // nativeLeftovers lists the processes and folders a native bottle of this
@@ -183,4 +198,277 @@ func TestNativeExecFromAnotherProcess(t *testing.T) {
 		t.Fatalf("the owner exited 0 after stop:\n%s", out.String())
 	}
 	w.requireNativeClean()
+}
+
+// startDetached starts a detached native bottle and returns its slug, the
+// one line start prints on stdout.
+func (w *world) startDetached(args ...string) string {
+	w.t.Helper()
+	c := w.cmd(append([]string{"start", "example", "--yes", "--detach"}, args...)...)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		w.t.Fatalf("start --detach: %v\n%s", err, stderr.String())
+	}
+	slug := strings.TrimSpace(string(out))
+	if slug == "" || strings.Contains(slug, "\n") {
+		w.t.Fatalf("start --detach printed %q, want the slug\n%s", out, stderr.String())
+	}
+	return slug
+}
+
+// activeState returns slug's state and orphan mark in list active, or ""
+// when it is not listed.
+func (w *world) activeState(slug string) (string, bool) {
+	w.t.Helper()
+	out, err := w.cmd("list", "active", "--json").Output()
+	if err != nil {
+		w.t.Fatalf("list active: %v\n%s", err, out)
+	}
+	var rows []struct {
+		Slug   string
+		State  string
+		Orphan bool `json:"orphan"`
+	}
+	if err := json.Unmarshal(out, &rows); err != nil {
+		w.t.Fatalf("list active: %v\n%s", err, out)
+	}
+	for _, r := range rows {
+		if r.Slug == slug {
+			return r.State, r.Orphan
+		}
+	}
+	return "", false
+}
+
+func (w *world) requireRunning(slug string) {
+	w.t.Helper()
+	if state, orphan := w.activeState(slug); state != "running" || orphan {
+		w.t.Fatalf("list active: bottle %s is %q (orphan %v), want running", slug, state, orphan)
+	}
+}
+
+// waitFor waits until out holds s.
+func waitFor(t *testing.T, out *syncBuffer, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), s); {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %q:\n%s", s, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+		return ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+func TestNativeDetachExecLogsStop(t *testing.T) {
+	w := newNativeWorld(t)
+	slug := w.startDetached("--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
+	// start returned and its process is gone: the bottle runs on.
+	if got, code := w.run("exec", slug, "--", "sh", "-c", "hostname; id -u; exit 6"); code != 6 || !strings.Contains(got, slug) || !strings.Contains(got, "1000") {
+		t.Fatalf("exec: %d\n%s", code, got)
+	}
+	w.requireRunning(slug)
+	// logs has the sidecar's log and the command's own output.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got, code := w.run("logs", slug)
+		if code == 0 && strings.Contains(got, "sidecar: ready") && strings.Contains(got, "== agent") && strings.Contains(got, "running") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs: %d\n%s", code, got)
+		}
+	}
+	if got, code := w.run("stop", slug); code != 0 {
+		t.Fatalf("stop: %d\n%s", code, got)
+	}
+	w.requireNativeClean()
+	if state, _ := w.activeState(slug); state != "" {
+		t.Errorf("list active still shows %s as %q after stop", slug, state)
+	}
+	if _, err := os.Stat(filepath.Join(w.home, "state", slug, "ca", "ca.key")); !os.IsNotExist(err) {
+		t.Errorf("the CA key outlived the bottle: %v", err)
+	}
+}
+
+func TestNativeAttachStreamsAndStatus(t *testing.T) {
+	w := newNativeWorld(t)
+	// The command waits for a file in the workspace, which the test
+	// writes once it has seen what it wants.
+	slug := w.startDetached("--", "sh", "-c", "echo ear\"\"ly; echo to-std\"\"err >&2; while [ ! -e /workspace/go ]; do sleep 0.05; done; echo la\"\"te; exit 7")
+	attach := func() (*exec.Cmd, *syncBuffer, *syncBuffer) {
+		c := w.cmd("attach", slug)
+		var out, errOut syncBuffer
+		c.Stdout, c.Stderr = &out, &errOut
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Process.Kill() })
+		return c, &out, &errOut
+	}
+	// An attach replays what the command wrote before it, each stream
+	// to its own; interrupting it detaches and the bottle runs on, as
+	// on Docker.
+	first, out, _ := attach()
+	waitFor(t, out, "early")
+	_ = first.Process.Signal(syscall.SIGINT)
+	if code := exitCode(t, first.Wait()); code != 130 {
+		t.Fatalf("interrupted attach: exit %d, want 130\n%s", code, out.String())
+	}
+	w.requireRunning(slug)
+
+	second, out, errOut := attach()
+	waitFor(t, out, "early")
+	waitFor(t, errOut, "to-stderr")
+	if err := os.WriteFile(filepath.Join(w.ws, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCode(t, second.Wait()); code != 7 || !strings.Contains(out.String(), "late") {
+		t.Fatalf("attach: exit %d, want 7\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	if strings.Contains(out.String(), "to-stderr") {
+		t.Errorf("standard error reached attach's stdout:\n%s", out.String())
+	}
+	// The command ended: the bottle went with it, before attach returned.
+	w.requireNativeClean()
+	if state, _ := w.activeState(slug); state != "" {
+		t.Errorf("list active shows the ended bottle %s as %q", slug, state)
+	}
+	if got, code := w.run("cleanup", "--yes"); code != 0 || !strings.Contains(got, "nothing to clean up") {
+		t.Fatalf("cleanup: %d\n%s", code, got)
+	}
+}
+
+func TestNativeDetachedCommandEndsOnItsOwn(t *testing.T) {
+	w := newNativeWorld(t)
+	slug := w.startDetached("--", "sh", "-c", "while [ ! -e /workspace/go ]; do sleep 0.05; done; exit 3")
+	w.requireRunning(slug)
+	if err := os.WriteFile(filepath.Join(w.ws, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No one attached: the supervisor removes everything by itself.
+	w.requireNativeClean()
+	if state, _ := w.activeState(slug); state != "" {
+		t.Errorf("list active shows the ended bottle %s as %q", slug, state)
+	}
+	if _, err := os.Stat(filepath.Join(w.home, "state", slug, "ca")); !os.IsNotExist(err) {
+		t.Errorf("the CA outlived the bottle: %v", err)
+	}
+	if got, code := w.run("cleanup", "--yes"); code != 0 || !strings.Contains(got, "nothing to clean up") {
+		t.Fatalf("cleanup: %d\n%s", code, got)
+	}
+}
+
+func TestNativeAttachOnATerminal(t *testing.T) {
+	w := newNativeWorld(t)
+	// No command: the agent's shell, on a terminal of its own.
+	slug := w.startDetached()
+	term := w.onTerminal("attach", slug)
+	term.send("\n")
+	term.expect("$ ")
+	term.send("read x; echo got-$x-$((40+2))\n")
+	term.send("typed\n")
+	term.expect("got-typed-42")
+	// Ctrl-C goes to the command's terminal, as on Docker: it interrupts
+	// the shell's job, not the attach or the bottle.
+	// (The shell answers the next line only once the sleep is over.)
+	term.send("sleep 1000\n")
+	time.Sleep(300 * time.Millisecond)
+	term.send("\x03")
+	term.send("echo after-$((1+1))\n")
+	term.expect("after-2")
+	// Ending the attach client leaves the agent running, as on Docker.
+	_ = term.cmd.Process.Signal(syscall.SIGTERM)
+	if code := term.exit(); code != 130 {
+		t.Fatalf("ended attach: exit %d, want 130\n%s", code, term.out.String())
+	}
+	w.requireRunning(slug)
+	again := w.onTerminal("attach", slug)
+	again.send("\n")
+	again.expect("$ ")
+	again.send("test -t 0 && echo on-a-tty-$((6*7)); exit 9\n")
+	again.expect("on-a-tty-42")
+	if code := again.exit(); code != 9 {
+		t.Fatalf("attach: exit %d, want 9\n%s", code, again.out.String())
+	}
+	w.requireNativeClean()
+}
+
+func TestNativeDetachOutlivesItsStarter(t *testing.T) {
+	w := newNativeWorld(t)
+	// start runs in a shell that stays, on a terminal of its own: a
+	// session like a person's. Killing that session's processes and
+	// hanging its terminal up must not reach the bottle.
+	c := exec.Command("sh", "-c", `"$0" "$@"; echo start-ex""ited; exec sleep 600`, w.bin, "start", "example", "--yes", "--detach", "--", "sh", "-c", "exec sleep 600")
+	c.Dir, c.Env = w.ws, w.env
+	tty, err := pty.Start(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	go func() { _, _ = io.Copy(&out, tty) }()
+	waitFor(t, &out, "start-exited")
+	entries, err := os.ReadDir(filepath.Join(w.home, "state"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("state: %v %v\n%s", entries, err, out.String())
+	}
+	slug := entries[0].Name()
+	// pty.Start made the shell a session and process group leader.
+	_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	_ = c.Wait()
+	_ = tty.Close()
+	time.Sleep(200 * time.Millisecond)
+	w.requireRunning(slug)
+	if got, code := w.run("exec", slug, "--", "echo", "still-here"); code != 0 || !strings.Contains(got, "still-here") {
+		t.Fatalf("exec after the starter died: %d\n%s", code, got)
+	}
+	if got, code := w.run("stop", slug); code != 0 {
+		t.Fatalf("stop: %d\n%s", code, got)
+	}
+	w.requireNativeClean()
+}
+
+func TestNativeResources(t *testing.T) {
+	w := newNativeWorld(t)
+	w.writeManifest("bottles", "limited", "---\nextends: shell\nresources: {cpus: \"0.5\", memory: 256m, pids: 64}\n---\n")
+	w.writeManifest("agents", "limited", "---\nbottle: limited\n---\nLimits test.\n")
+	out, code := w.run("start", "limited", "--yes", "--", "cat", "/proc/self/cgroup")
+	if code != 0 {
+		t.Fatalf("start: %d\n%s", code, out)
+	}
+	// The preflight always says which limits hold: in the backend line,
+	// or in a note saying why not (this is all a cgroup v1 host shows).
+	enforced := strings.Contains(out, "cgroup v2 limits (cpus, memory, pids)")
+	if _, err := cgroup.System(); err != nil {
+		if enforced || !strings.Contains(out, "note: resources (cpus, memory, pids) are not enforced: ") {
+			t.Fatalf("without cgroup v2 (%v), the preflight does not say the limits are not enforced:\n%s", err, out)
+		}
+	}
+	w.requireNativeClean()
+	if !enforced {
+		return
+	}
+	// Inside, the group shows relative to the bottle's cgroup namespace,
+	// rooted where the init was born: this process's group.
+	h, err := cgroup.System()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rel, ok := strings.Cut(out, "0::")
+	rel, _, _ = strings.Cut(rel, "\n")
+	if !ok || !strings.Contains(rel, cgroup.Prefix+"limited-") {
+		t.Fatalf("limits said enforced, but the command runs outside the bottle's group:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(h.Root, h.Self, rel)); !os.IsNotExist(err) {
+		t.Errorf("the bottle's group %s outlived it: %v", filepath.Join(h.Self, rel), err)
+	}
 }

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"path/filepath"
+
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend/native"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
+	"github.com/bot-bottle/bot-bottle/internal/launch"
 )
 
 // The roles the binary plays inside a native bottle. The backend starts
@@ -31,6 +34,29 @@ func newBottleExecCmd(env *Env) *cobra.Command {
 		RunE: func(_ *cobra.Command, args []string) error {
 			code := inside.Exec(args, env.IO.ErrOut)
 			return SilentError{Code: ExitCode(code)}
+		},
+	}
+}
+
+func newBottleSuperviseCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:    native.SuperviseRole + " DIR",
+		Short:  "Supervise a detached native bottle (started by start --detach)",
+		Hidden: true,
+		Args:   exactArgs(1, "the bottle's folder is missing"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// DIR is $BOT_BOTTLE_HOME/state/SLUG/native: the supervisor
+			// retires the bottle's state as the owner of a foreground
+			// bottle does, without reading the environment for it.
+			dir := filepath.Clean(args[0])
+			state := filepath.Dir(dir)
+			home, slug := filepath.Dir(filepath.Dir(state)), filepath.Base(state)
+			code := native.Supervise(cmd.Context(), native.SuperviseConfig{
+				Dir:    dir,
+				Retire: func() error { return launch.Retire(home, slug) },
+				Log:    env.Log,
+			})
+			return commandStatus(code, nil)
 		},
 	}
 }

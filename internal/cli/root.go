@@ -110,6 +110,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newSidecarCmd(env),
 		newBottleInitCmd(env),
 		newBottleExecCmd(env),
+		newBottleSuperviseCmd(env),
 	} {
 		root.AddCommand(c)
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
 )
 
-// Attach implements backend.Backend. A native bottle's main command can be
-// attached once, by the process that started it.
+// Attach implements backend.Backend. The main command of a foreground
+// bottle is attached once, by the process that started it; a detached
+// bottle's, by any process of the operator, through its supervisor.
 func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int, error) {
 	b, err := d.get(slug)
 	if err != nil {
-		return 0, err
+		return d.attachDetached(ctx, slug, s, err)
 	}
 	stdout, stderr := orDiscard(s.Stdout), orDiscard(s.Stderr)
 	copied := make(chan struct{}, 2)
@@ -51,6 +52,28 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+// attachDetached attaches to a bottle another process runs: through its
+// supervisor when it is detached. notFound is the error for a slug this
+// process does not run.
+func (d *Driver) attachDetached(ctx context.Context, slug string, s backend.Stdio, notFound error) (int, error) {
+	if d.cfg.StateRoot == "" || strings.ContainsAny(slug, "/.") {
+		return 0, notFound
+	}
+	dir := filepath.Join(d.cfg.StateRoot, slug, "native")
+	sock := filepath.Join(dir, "attach.sock")
+	_, err := os.Stat(sock)
+	pid := ownerPID(dir)
+	switch {
+	case err == nil && ownerAlive(pid):
+		return attachSocket(ctx, sock, slug, s)
+	case err == nil:
+		return 0, fmt.Errorf("bottle %s is not running: its supervisor is gone; 'bot-bottle cleanup' removes what is left", slug)
+	case ownerAlive(pid):
+		return 0, fmt.Errorf("bottle %s runs in the foreground of bot-bottle process %d, which alone is attached to it; start a bottle with --detach to attach to it from elsewhere", slug, pid)
+	}
+	return 0, notFound
 }
 
 func orDiscard(w io.Writer) io.Writer {

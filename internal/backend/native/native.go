@@ -5,6 +5,7 @@
 package native
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/landlock"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/seccomp"
 )
@@ -38,14 +40,16 @@ type Config struct {
 	// Binary is the bot-bottle binary run as the sidecar and the init;
 	// empty means the running executable.
 	Binary string
-	// StateRoot is $BOT_BOTTLE_HOME/state, where List finds the folders
-	// of bottles whose owner died.
+	// StateRoot is $BOT_BOTTLE_HOME/state, where List, Stop, Attach,
+	// Exec and Logs find the bottles of other processes (detached ones
+	// included) and the folders of bottles whose owner died.
 	StateRoot string
 	Log       *slog.Logger
 }
 
-// Driver is the native backend. Bottles belong to the process that
-// started them: they die with it.
+// Driver is the native backend. A bottle belongs to the process that
+// started it and dies with it; a detached one belongs to a supervisor
+// process of its own (see Supervise).
 type Driver struct {
 	cfg Config
 	log *slog.Logger
@@ -101,13 +105,20 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 	if seccomp.Available() == nil {
 		f.Isolation += ", seccomp"
 	}
+	limits, note := limitsFeatures()
+	if limits != "" {
+		f.Isolation += ", " + limits
+	}
+	if note != "" {
+		f.Notes = append(f.Notes, note)
+	}
 	f.Notes = append(f.Notes, hardeningNotes()...)
 	return f, nil
 }
 
 // hardeningNotes reports what a native bottle does not enforce here.
 func hardeningNotes() []string {
-	notes := []string{"resources (cpus, memory, pids) are not enforced on the native backend yet"}
+	var notes []string
 	if landlock.ABI() == 0 {
 		notes = append(notes, "no Landlock in this kernel: writes outside the workspace are stopped by the read-only mounts alone")
 	}
@@ -122,6 +133,9 @@ type ownerMeta struct {
 	Agent   string    `json:"agent"`
 	Bottles []string  `json:"bottles"`
 	Created time.Time `json:"created"`
+	// Detached bottles are owned by their supervisor, not by a
+	// bot-bottle someone runs.
+	Detached bool `json:"detached,omitempty"`
 }
 
 // bottle is one running native bottle.
@@ -139,6 +153,8 @@ type bottle struct {
 	done           chan struct{}
 	status         int
 	control        string
+	// cgroup holds the bottle's limits, when they are enforced.
+	cgroup *cgroup.Group
 }
 
 func (d *Driver) get(slug string) (*bottle, error) {
@@ -146,7 +162,7 @@ func (d *Driver) get(slug string) (*bottle, error) {
 	defer d.mu.Unlock()
 	b := d.bottles[slug]
 	if b == nil {
-		return nil, fmt.Errorf("bottle %s: %w (native bottles live only as long as the bot-bottle that started them)", slug, backend.ErrNotFound)
+		return nil, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
 	}
 	return b, nil
 }
@@ -164,7 +180,8 @@ func (d *Driver) Stop(_ context.Context, slug string) error {
 		}
 		dir := filepath.Join(d.cfg.StateRoot, slug, "native")
 		stopOwner(dir)
-		return os.RemoveAll(dir)
+		// The owner removes its bottle's group; one that died could not.
+		return errors.Join(removeGroup(dir), os.RemoveAll(dir))
 	}
 	var errs []error
 	for _, c := range []*exec.Cmd{b.init, b.sidecar} {
@@ -177,6 +194,12 @@ func (d *Driver) Stop(_ context.Context, slug string) error {
 	}
 	if b.sidecar != nil && b.sidecar.Process != nil {
 		_ = b.sidecar.Wait()
+	}
+	if b.cgroup != nil {
+		// The init is gone, and with it every process of the bottle.
+		if err := b.cgroup.Remove(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, f := range []*os.File{b.tty, b.stdout, b.stderr} {
 		if f != nil {
@@ -203,17 +226,25 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 			if d.bottles[slug] != nil {
 				continue
 			}
-			owner, _ := os.ReadFile(filepath.Join(dir, "owner"))
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(owner)))
+			pid := ownerPID(dir)
 			state := "stopped"
-			if pid > 0 && unix.Kill(pid, 0) == nil {
-				// Another bot-bottle runs it.
+			if ownerAlive(pid) {
+				// Another bot-bottle, or the bottle's supervisor, runs it.
 				state = "running"
 			}
 			in := backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: pid, Resources: []string{"folder " + dir}}
+			if g, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+				in.Resources = append(in.Resources, "cgroup "+string(g))
+			}
 			var meta ownerMeta
 			if data, err := os.ReadFile(filepath.Join(dir, "bottle.json")); err == nil && json.Unmarshal(data, &meta) == nil {
 				in.Agent, in.Bottles, in.Created = meta.Agent, meta.Bottles, meta.Created
+				if meta.Detached {
+					// No one owns a detached bottle: it is an orphan
+					// once its supervisor is gone, which state says.
+					in.OwnerPID = 0
+					in.Resources = append(in.Resources, fmt.Sprintf("supervisor %d", pid))
+				}
 			}
 			out = append(out, in)
 		}
@@ -230,9 +261,10 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 	return out, nil
 }
 
-// Logs implements backend.Backend.
-// The command's own output goes to its owner's terminal; the sidecar's
-// log is kept in the bottle's folder, for this process or another.
+// Logs implements backend.Backend. The sidecar's log is kept in the
+// bottle's folder, for this process or another; so is a detached
+// command's output, which a foreground one sends to its owner's terminal
+// alone.
 func (d *Driver) Logs(_ context.Context, slug string, w io.Writer) error {
 	dir := ""
 	if b, err := d.get(slug); err == nil {
@@ -247,19 +279,55 @@ func (d *Driver) Logs(_ context.Context, slug string, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "== sidecar (%s)\n", slug)
-	_, err = w.Write(data)
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	out, err := os.Open(filepath.Join(dir, "output.log"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer func() { _ = out.Close() }()
+	fmt.Fprintf(w, "== agent (%s)\n", slug)
+	_, err = io.Copy(w, out)
 	return err
 }
 
-// stopOwner asks the bot-bottle that owns a bottle to end it, and waits
-// a while for it to remove the bottle's folder: its processes die with it.
-func stopOwner(dir string) {
+// ownerPID reads the pid of the process that owns the bottle in dir: the
+// bot-bottle that started it, or its supervisor.
+func ownerPID(dir string) int {
 	data, err := os.ReadFile(filepath.Join(dir, "owner"))
 	if err != nil {
-		return
+		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 1 || pid == os.Getpid() {
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// ownerAlive reports whether the process pid runs. A bare kill(0) would
+// take a zombie for a live owner: a detached bottle's supervisor that
+// ended stays one until whoever inherited it reaps it.
+func ownerAlive(pid int) bool {
+	if pid <= 0 || unix.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command's name, which may hold anything
+	// but ends at the last ')'.
+	_, rest, _ := bytes.Cut(stat[bytes.LastIndexByte(stat, ')')+1:], []byte(" "))
+	return len(rest) > 0 && rest[0] != 'Z' && rest[0] != 'X'
+}
+
+// stopOwner asks the bot-bottle that owns a bottle (the one that started
+// it, or a detached bottle's supervisor) to end it, and waits a while for
+// it to remove the bottle's folder: its processes die with it.
+func stopOwner(dir string) {
+	pid := ownerPID(dir)
+	if pid <= 1 || pid == os.Getpid() || !ownerAlive(pid) {
 		return
 	}
 	// The pid could have been reused by now: only signal a bot-bottle.
@@ -269,7 +337,7 @@ func stopOwner(dir string) {
 	}
 	_ = unix.Kill(pid, unix.SIGTERM)
 	for range 100 {
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || unix.Kill(pid, 0) != nil {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || !ownerAlive(pid) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -25,11 +25,10 @@ import (
 // elsewhere.
 var hidden = []string{"/etc/ssh", "/var/lib/docker", "/etc/docker", "/etc/kubernetes"}
 
-// Start implements backend.Backend.
-func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writer) (err error) {
-	if spec.Detached {
-		return fmt.Errorf("the native backend does not keep bottles in the background yet; use --backend docker for --detach")
-	}
+// Start implements backend.Backend. A foreground bottle belongs to this
+// process: its init and sidecar die with it. A detached one belongs to a
+// supervisor process of its own (see Supervise), which outlives this one.
+func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (err error) {
 	bin, err := d.binary()
 	if err != nil {
 		return err
@@ -41,12 +40,20 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
-	meta, err := json.Marshal(ownerMeta{Agent: spec.Agent, Bottles: spec.Bottles, Created: time.Now().UTC()})
+	meta, err := json.Marshal(ownerMeta{Agent: spec.Agent, Bottles: spec.Bottles, Created: time.Now().UTC(), Detached: spec.Detached})
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "bottle.json"), meta, 0o600); err != nil {
 		return err
+	}
+	if spec.Detached {
+		defer func() {
+			if err != nil {
+				_ = d.Stop(context.WithoutCancel(ctx), spec.Slug)
+			}
+		}()
+		return d.startDetached(ctx, bin, spec, dir)
 	}
 	b := &bottle{agent: spec.Agent, bottles: spec.Bottles, created: time.Now(), dir: dir, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
 	d.mu.Lock()
@@ -64,7 +71,8 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 		return err
 	}
 	sock := filepath.Join(dir, "sidecar", "egress.sock")
-	sidecar, sidecarReady, err := d.startSidecar(bin, spec, sock, dir)
+	args, env := sidecarCommand(spec, sock)
+	sidecar, sidecarReady, err := startSidecar(bin, args, env, dir)
 	if err != nil {
 		return err
 	}
@@ -73,10 +81,23 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if err != nil {
 		return err
 	}
-	goAhead, err := d.startInit(bin, spec, cfgPath, b)
+	if b.cgroup, err = d.newGroup(spec.Slug, limitsOf(spec.Resources), dir); err != nil {
+		return err
+	}
+	goAhead, err := startInit(bin, cfgPath, spec.TTY, nil, b)
 	if err != nil {
 		return err
 	}
+	if err := letGo(ctx, sidecarReady, goAhead); err != nil {
+		return err
+	}
+	d.log.Debug("started", "slug", spec.Slug, "ms", time.Since(t0).Milliseconds())
+	return nil
+}
+
+// letGo waits for the sidecar to serve, then tells the init to start the
+// command. It closes goAhead.
+func letGo(ctx context.Context, sidecarReady <-chan error, goAhead *os.File) error {
 	defer func() { _ = goAhead.Close() }()
 	select {
 	case err := <-sidecarReady:
@@ -91,27 +112,31 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if _, err := goAhead.WriteString("go\n"); err != nil {
 		return fmt.Errorf("starting the command: %w", err)
 	}
-	d.log.Debug("started", "slug", spec.Slug, "ms", time.Since(t0).Milliseconds())
 	return nil
 }
 
-// startSidecar starts the sidecar as a host process holding the secrets
-// in its environment. The channel reports once it serves, or why not.
-func (d *Driver) startSidecar(bin string, spec *backend.Spec, sock, dir string) (*exec.Cmd, <-chan error, error) {
-	args := []string{"sidecar", "--policy", spec.PolicyFile, "--ca-dir", spec.CADir, "--listen", "unix:" + sock, "--audit", spec.AuditFile}
+// sidecarCommand returns the sidecar's arguments and its whole
+// environment: its secrets, never the operator's environment.
+func sidecarCommand(spec *backend.Spec, sock string) (args, env []string) {
+	args = []string{"sidecar", "--policy", spec.PolicyFile, "--ca-dir", spec.CADir, "--listen", "unix:" + sock, "--audit", spec.AuditFile}
 	if spec.UpstreamCA != "" {
 		args = append(args, "--upstream-ca", spec.UpstreamCA)
 	}
 	for host, addr := range spec.Resolve {
 		args = append(args, "--resolve", host+"="+addr)
 	}
-	cmd := exec.Command(bin, args...) //nolint:gosec // G204: our own binary
-	// Only what the sidecar needs: its secrets, never the operator's
-	// whole environment.
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	env = []string{"PATH=/usr/bin:/bin"}
 	for slot, v := range spec.Secrets {
-		cmd.Env = append(cmd.Env, slot+"="+v.Reveal())
+		env = append(env, slot+"="+v.Reveal())
 	}
+	return args, env
+}
+
+// startSidecar starts the sidecar as a host process holding the secrets
+// in its environment. The channel reports once it serves, or why not.
+func startSidecar(bin string, args, env []string, dir string) (*exec.Cmd, <-chan error, error) {
+	cmd := exec.Command(bin, args...) //nolint:gosec // G204: our own binary
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	logf, err := os.OpenFile(filepath.Join(dir, "sidecar.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -206,7 +231,9 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 
 // startInit starts the bottle's init in fresh namespaces, as root of its
 // user namespace, which maps to the operator alone.
-func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bottle) (*os.File, error) {
+// size, when set, is the terminal's first size (a detached bottle has
+// no one's terminal to take it from).
+func startInit(bin, cfgPath string, tty bool, size *pty.Winsize, b *bottle) (*os.File, error) {
 	cmd := exec.Command(bin, InitRole, cfgPath) //nolint:gosec // G204: our own binary
 	cmd.Env = []string{}
 	readyR, readyW, err := os.Pipe()
@@ -228,8 +255,8 @@ func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bo
 		Pdeathsig:   syscall.SIGKILL,
 		Setsid:      true,
 	}
-	if spec.TTY {
-		master, err := pty.StartWithAttrs(cmd, nil, attrs)
+	if tty {
+		master, err := pty.StartWithAttrs(cmd, size, attrs)
 		if err != nil {
 			return nil, fmt.Errorf("starting the bottle: %w", err)
 		}
@@ -259,12 +286,28 @@ func (d *Driver) startInit(bin string, spec *backend.Spec, cfgPath string, b *bo
 		_ = goW.Close()
 		return nil, err
 	}
+	if b.cgroup != nil {
+		// The init sets up and waits for the go-ahead: everything that
+		// runs in the bottle is born in the group.
+		if err := b.cgroup.Add(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			b.status = 125
+			close(b.done)
+			_ = goW.Close()
+			return nil, err
+		}
+	}
 	// The init says "ok" once the command runs, or why it could not set
 	// the bottle up; EOF without a word means it died.
 	line, _ := bufio.NewReader(readyR).ReadString('\n')
 	if line = strings.TrimSpace(line); line != "ok" {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		// Stop waits for done once the init has started.
+		b.status = 125
+		close(b.done)
+		_ = goW.Close()
 		if line == "" {
 			line = "the bottle's init exited during set-up"
 		}
