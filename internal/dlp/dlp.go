@@ -198,11 +198,8 @@ var (
 
 func patternDetector(decoding bool) (*detect.Detector, error) {
 	patternsOnce.Do(func() {
-		// gitleaks logs through a global zerolog logger; the proxy logs
-		// through slog and must never print what a rule matched.
-		logging.Logger = zerolog.Nop()
 		var d *detect.Detector
-		if d, patternsErr = detect.NewDetectorDefaultConfig(); patternsErr != nil {
+		if d, patternsErr = LoadGitleaks(); patternsErr != nil {
 			return
 		}
 		plainPatterns = detect.NewDetector(vendorRules(d.Config))
@@ -244,6 +241,24 @@ func vendorRules(cfg config.Config) config.Config {
 		}
 	}
 	return out
+}
+
+var (
+	gitleaksMu    sync.Mutex
+	gitleaksQuiet sync.Once
+)
+
+// LoadGitleaks returns a detector with gitleaks' default rules, a fresh
+// copy for each caller. Every package loading gitleaks must come through
+// here: gitleaks reads its config through viper's global instance, which
+// is not safe for concurrent use, and logs through a global logger,
+// silenced here once, before any detector exists to read it, because
+// bot-bottle logs through slog and must never print what a rule matched.
+func LoadGitleaks() (*detect.Detector, error) {
+	gitleaksMu.Lock()
+	defer gitleaksMu.Unlock()
+	gitleaksQuiet.Do(func() { logging.Logger = zerolog.Nop() })
+	return detect.NewDetectorDefaultConfig()
 }
 
 // Warm loads the pattern rules (about 30 ms) ahead of the first scan.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -239,8 +238,9 @@ func checkHostKey(s string) (string, error) {
 	return fields[0] + " " + fields[1], nil
 }
 
-// CheckBranchPattern validates a branch glob (path.Match syntax, "*" does
-// not cross "/", "**" does). The policy package checks with it too.
+// CheckBranchPattern validates a branch glob: "*" does not cross "/",
+// "**" does, everything else is literal. The policy package checks with
+// it too.
 func CheckBranchPattern(p string) error {
 	switch {
 	case p == "":
@@ -250,8 +250,8 @@ func CheckBranchPattern(p string) error {
 	case strings.HasPrefix(p, "refs/"):
 		return fmt.Errorf("branch pattern %q: write the branch name without refs/heads/", p)
 	}
-	if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
-		return fmt.Errorf("branch pattern %q is malformed", p)
+	if strings.ContainsAny(p, `?[]\`) {
+		return fmt.Errorf("branch pattern %q: only * and ** are wildcards; ?, [ ] and \\ are not supported", p)
 	}
 	return nil
 }
@@ -274,8 +274,8 @@ func CheckPathPattern(p string) error {
 			return fmt.Errorf("path pattern %q must not contain . or .. segments", p)
 		}
 	}
-	if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
-		return fmt.Errorf("path pattern %q is malformed", p)
+	if strings.ContainsAny(p, "?[]") {
+		return fmt.Errorf("path pattern %q: only * and ** are wildcards; ? and [ ] are not supported", p)
 	}
 	return nil
 }

@@ -145,12 +145,14 @@ func TestParseCPUs(t *testing.T) {
 }
 
 func TestPatternChecks(t *testing.T) {
-	for _, p := range []string{"", "refs/heads/main", "a\nb", "[", "agent\x7f"} {
+	// Only * and ** are wildcards: the gate matches ? and [ ] literally,
+	// so a pattern using them would silently allow nothing.
+	for _, p := range []string{"", "refs/heads/main", "a\nb", "[", "agent\x7f", "agent/?", "agent/[ab]", `a\*`} {
 		if CheckBranchPattern(p) == nil {
 			t.Errorf("CheckBranchPattern(%q) = nil, want an error", p)
 		}
 	}
-	for _, p := range []string{"", "/etc", `a\b`, "a/../b", "./a", "a\tb", "["} {
+	for _, p := range []string{"", "/etc", `a\b`, "a/../b", "./a", "a\tb", "[", "ci/?.yml", "ci/[ab].yml"} {
 		if CheckPathPattern(p) == nil {
 			t.Errorf("CheckPathPattern(%q) = nil, want an error", p)
 		}

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -171,16 +172,29 @@ func (c *conn) fetchPack(st storage.Storer, adv *capability.List, wants, haves [
 		return c.fail("sending the request", err)
 	}
 
-	s := pktline.NewScanner(c.stdout)
+	// Without multi_ack, upload-pack answers NAK, or ACK for the first
+	// common have and again for each later have it already knew (an
+	// ancestor of an earlier one), so several ACK lines may come before
+	// the pack.
+	r := bufio.NewReader(c.stdout)
+	s := pktline.NewScanner(r)
 	if !s.Scan() {
 		return c.fail("reading the negotiation", cmp.Or(s.Err(), io.ErrUnexpectedEOF))
 	}
 	if l := s.Bytes(); !bytes.HasPrefix(l, []byte("NAK")) && !bytes.HasPrefix(l, []byte("ACK ")) {
 		return c.fail("reading the negotiation", fmt.Errorf("unexpected %q", l))
 	}
-	pack := c.stdout
+	for {
+		if head, err := r.Peek(8); err != nil || string(head[4:]) != "ACK " {
+			break
+		}
+		if !s.Scan() {
+			return c.fail("reading the negotiation", cmp.Or(s.Err(), io.ErrUnexpectedEOF))
+		}
+	}
+	var pack io.Reader = r
 	if band >= 0 {
-		pack = sideband.NewDemuxer(band, c.stdout) // progress dropped: nobody watches a refresh
+		pack = sideband.NewDemuxer(band, r) // progress dropped: nobody watches a refresh
 	}
 	if err := packfile.UpdateObjectStorage(st, pack); err != nil {
 		return c.fail("receiving the pack", err)

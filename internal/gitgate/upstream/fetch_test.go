@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,4 +102,29 @@ func TestFetchCanceled(t *testing.T) {
 	if err := f.up.Fetch(c, f.repo(t)); !errors.Is(err, context.Canceled) {
 		t.Errorf("Fetch with a canceled context = %v, want context.Canceled", err)
 	}
+}
+
+// TestFetchManyCommonHaves fetches into a mirror whose refs are several
+// commits of one line of history: upload-pack then answers an ACK for
+// each have it already knew, before the pack, and the fetch must read
+// past all of them.
+func TestFetchManyCommonHaves(t *testing.T) {
+	f := newFixture(t)
+	// One line of history, z (oldest) to w (newest): the haves go in
+	// name order, so each after the first is the parent of one before.
+	prev := ""
+	for i, b := range []string{"z", "y", "x", "w"} {
+		if prev != "" {
+			gittest.Git(t, f.bare, "update-ref", "refs/heads/"+b, prev)
+		}
+		prev = gittest.Commit(t, f.bare, b, b, map[string]string{b: strconv.Itoa(i)})
+	}
+	gittest.Git(t, f.bare, "update-ref", "refs/heads/main", prev)
+	f.fetch(t)
+	gittest.Commit(t, f.bare, "main", "later", map[string]string{"d": "4\n"})
+	f.fetch(t)
+	if diff := cmp.Diff(refs(t, f.bare), refs(t, f.mirror)); diff != "" {
+		t.Errorf("mirror refs (-upstream +mirror):\n%s", diff)
+	}
+	fsck(t, f.mirror)
 }
