@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -95,7 +96,7 @@ func newStopCmd(env *Env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := launch.Retire(home, slug); err != nil {
+		if err := retire(ctx, env, home, slug); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.IO.ErrOut, "bottle %s removed\n", slug)
@@ -257,13 +258,23 @@ func newCleanupCmd(env *Env) *cobra.Command {
 					plan = append(plan, in)
 				}
 			}
-			if len(plan) == 0 {
+			home, err := env.Home()
+			if err != nil {
+				return err
+			}
+			keys := leftKeys(home, list)
+			if len(plan) == 0 && len(keys) == 0 {
 				fmt.Fprintln(ios.ErrOut, "nothing to clean up")
 				return errors.Join(errs...)
 			}
 			fmt.Fprintln(ios.ErrOut, "will remove:")
 			for _, in := range plan {
 				fmt.Fprintf(ios.ErrOut, "  %s (%s, %s): %s\n", in.Slug, in.Backend, in.State, strings.Join(in.Resources, ", "))
+			}
+			for _, rec := range keys {
+				for _, k := range rec.DeployKeys {
+					fmt.Fprintf(ios.ErrOut, "  %s: deploy key %d of %s/%s at %s (repository %s)\n", rec.Slug, k.ID, k.Owner, k.Name, k.API, k.Repo)
+				}
 			}
 			if !yes {
 				if !ios.IsTerminal() {
@@ -273,9 +284,12 @@ func newCleanupCmd(env *Env) *cobra.Command {
 					return err
 				}
 			}
-			home, err := env.Home()
-			if err != nil {
-				return err
+			for _, rec := range keys {
+				if err := launch.RevokeDeployKeys(ctx, home, rec.Slug, env.LookupEnv); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", rec.Slug, err))
+					continue
+				}
+				fmt.Fprintf(ios.ErrOut, "revoked the deploy keys of %s\n", rec.Slug)
 			}
 			for _, in := range plan {
 				be, err := env.newBackend(in.Backend)
@@ -283,7 +297,7 @@ func newCleanupCmd(env *Env) *cobra.Command {
 					err = be.Stop(ctx, in.Slug)
 				}
 				if err == nil {
-					err = launch.Retire(home, in.Slug)
+					err = retire(ctx, env, home, in.Slug)
 				}
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", in.Slug, err))
@@ -296,4 +310,16 @@ func newCleanupCmd(env *Env) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking")
 	return cmd
+}
+
+// leftKeys returns the records of removed bottles that still hold deploy
+// keys: a revoke that failed, or a CLI that died before it could revoke.
+func leftKeys(home string, active []backend.Instance) []launch.Record {
+	var out []launch.Record
+	for _, rec := range launch.RecordsWithDeployKeys(home) {
+		if !slices.ContainsFunc(active, func(in backend.Instance) bool { return in.Slug == rec.Slug && !orphaned(in) }) {
+			out = append(out, rec)
+		}
+	}
+	return out
 }

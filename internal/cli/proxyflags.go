@@ -19,6 +19,7 @@ type proxyFlags struct {
 	Resolve    []string
 	Admin      string
 	DNS        string
+	GitDir     string
 }
 
 func (pf *proxyFlags) register(f *pflag.FlagSet, listenDefault string) {
@@ -29,6 +30,7 @@ func (pf *proxyFlags) register(f *pflag.FlagSet, listenDefault string) {
 	f.StringArrayVar(&pf.Resolve, "resolve", nil, "HOST=ADDR:PORT: dial ADDR:PORT for every connection to HOST (repeatable)")
 	f.StringVar(&pf.Admin, "admin", "", "loopback address for the operator API (POST /reload); never give it to the agent")
 	f.StringVar(&pf.DNS, "dns", "", "also serve DNS (UDP and TCP) on this address, answering the allowed hosts only")
+	f.StringVar(&pf.GitDir, "git-dir", "", "folder for the git gate's mirrors (default: a temporary folder removed at exit)")
 }
 
 // config turns the flags into a sidecar configuration around load.
@@ -45,6 +47,7 @@ func (pf *proxyFlags) config(load sidecar.Loader) (sidecar.Config, error) {
 		Resolve:    resolve,
 		Admin:      pf.Admin,
 		DNS:        pf.DNS,
+		GitDir:     pf.GitDir,
 		Load:       load,
 	}, nil
 }

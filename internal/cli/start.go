@@ -161,12 +161,20 @@ func runBottle(ctx context.Context, env *Env, be backend.Backend, l *launch.Laun
 		if err := be.Stop(tctx, spec.Slug); err != nil {
 			fmt.Fprintf(ios.ErrOut, "bot-bottle: removing bottle %s: %v; run 'bot-bottle cleanup'\n", spec.Slug, err)
 		}
-		if err := launch.Retire(home, spec.Slug); err != nil {
-			env.Log.Warn("retiring the state folder", "slug", spec.Slug, "err", err)
+		if err := retire(tctx, env, home, spec.Slug); err != nil {
+			fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", err)
 		}
 	}
+	if err := l.MintDeployKeys(ctx, env.LookupEnv); err != nil {
+		if rerr := retire(context.WithoutCancel(ctx), env, home, spec.Slug); rerr != nil {
+			fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", rerr)
+		}
+		return err
+	}
 	if err := be.Start(ctx, spec, ios.ErrOut); err != nil {
-		_ = launch.Retire(home, spec.Slug)
+		if rerr := retire(context.WithoutCancel(ctx), env, home, spec.Slug); rerr != nil {
+			fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", rerr)
+		}
 		return fmt.Errorf("starting bottle %s: %w", spec.Slug, err)
 	}
 	if detach {
@@ -329,4 +337,18 @@ func (e *Env) promptSecret(name, message string) (string, error) {
 		return v, err
 	}
 	return "", fmt.Errorf("env %s is asked for at start (?), and there is no terminal to ask on", name)
+}
+
+// retire revokes a removed bottle's deploy keys and deletes what must not
+// outlive it from its state folder. A key that could not be revoked is
+// reported and stays for cleanup.
+func retire(ctx context.Context, env *Env, home, slug string) error {
+	kerr := launch.RevokeDeployKeys(ctx, home, slug, env.LookupEnv)
+	if err := launch.Retire(home, slug); err != nil {
+		env.Log.Warn("retiring the state folder", "slug", slug, "err", err)
+	}
+	if kerr != nil {
+		return fmt.Errorf("%w; 'bot-bottle cleanup' tries again", kerr)
+	}
+	return nil
 }

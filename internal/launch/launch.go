@@ -66,6 +66,8 @@ type Launch struct {
 
 	policyJSON []byte
 	ca         *egress.CA
+	bottle     *manifest.Bottle
+	upstreamCA string
 }
 
 // Record is the bottle's state file, state/<slug>/bottle.json: what
@@ -79,6 +81,9 @@ type Record struct {
 	Command   []string  `json:"command,omitempty"`
 	Detached  bool      `json:"detached"`
 	CreatedAt time.Time `json:"created_at"`
+	// DeployKeys are the forge keys registered for the bottle and not yet
+	// revoked.
+	DeployKeys []DeployKey `json:"deploy_keys,omitempty"`
 }
 
 // StateDir returns the state folder of slug.
@@ -114,6 +119,10 @@ func Prepare(o Options) (*Launch, error) {
 		return nil, err
 	}
 	secrets, err := tokens(pol, o.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	keyFiles, err := staticKeys(b, pol, secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +162,7 @@ func Prepare(o Options) (*Launch, error) {
 		Env:        p.env,
 		Files:      p.files,
 		Workspace:  ws,
-		Hide:       namedPaths(b, o.LookupEnv),
+		Hide:       hidden(namedPaths(b, o.LookupEnv), keyFiles),
 		Resources: backend.Resources{
 			MilliCPUs: b.Resources.MilliCPUs.V,
 			Memory:    b.Resources.Memory.V,
@@ -168,7 +177,7 @@ func Prepare(o Options) (*Launch, error) {
 		Slug: slug, Agent: res.Agent.Name, Bottles: res.Bottles, Backend: o.Backend,
 		Cwd: o.Cwd, Command: o.Command, Detached: o.Detached, CreatedAt: time.Now().UTC(),
 	}
-	return &Launch{Spec: spec, Policy: pol, Record: rec, policyJSON: polJSON, ca: ca}, nil
+	return &Launch{Spec: spec, Policy: pol, Record: rec, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
 }
 
 // tokens reads the secret of every token slot from the host environment.
@@ -299,4 +308,14 @@ func namedPaths(b *manifest.Bottle, lookup func(string) (string, bool)) []string
 	}
 	sort.Strings(out)
 	return out
+}
+
+// hidden merges path lists into one sorted list without repeats.
+func hidden(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/gitgate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/provider"
 )
@@ -50,9 +52,10 @@ func provide(res *manifest.Resolved, o Options) (*provided, error) {
 		}
 	}
 	plan, err := provider.Provision(res, provider.Options{
-		SkillDirs: skills,
-		LookupEnv: o.LookupEnv,
-		Prompt:    o.Prompt,
+		SkillDirs:   skills,
+		LookupEnv:   o.LookupEnv,
+		Prompt:      o.Prompt,
+		GitRewrites: gitRewrites(b),
 	})
 	if err != nil {
 		return nil, err
@@ -88,4 +91,20 @@ RUN groupmod -o -g "${AGENT_GID}" %[1]s && usermod -o -u "${AGENT_UID}" -g "${AG
 	img.BuildArgs = args
 	u.UID, u.GID = uid, gid
 	return img, u
+}
+
+// gitRewrites sends each declared upstream to the git gate, under the URL
+// written in the manifest and, for the default port, the scp-like form
+// (git@host:owner/repo.git) clones are usually made with.
+func gitRewrites(b *manifest.Bottle) []provider.GitRewrite {
+	var out []provider.GitRewrite
+	for _, r := range b.GitGate.Repos {
+		u := r.URL.V
+		base := gitgate.URL(r.Name)
+		out = append(out, provider.GitRewrite{Base: base, InsteadOf: u.Raw})
+		if u.Port == 22 {
+			out = append(out, provider.GitRewrite{Base: base, InsteadOf: u.User + "@" + u.Host + ":" + strings.TrimPrefix(u.Path, "/")})
+		}
+	}
+	return out
 }

@@ -1,7 +1,7 @@
-// Package sidecar runs a bottle's sidecar services: today the egress
-// proxy; git-gate and supervise join it. It holds the compiled policy and
-// the secrets, never a manifest, and it fails closed: if a service stops,
-// Run returns and the bottle loses its only way out.
+// Package sidecar runs a bottle's sidecar services: the egress proxy,
+// the DNS resolver and the git gate (supervise joins them). It holds the
+// compiled policy and the secrets, never a manifest, and it fails closed:
+// if a service stops, Run returns and the bottle loses its only way out.
 package sidecar
 
 import (
@@ -51,8 +51,11 @@ type Config struct {
 	Admin string
 	// DNS, when set, is the address (UDP and TCP) of the bottle's
 	// resolver, which answers the policy's hosts only.
-	DNS  string
-	Load Loader
+	DNS string
+	// GitDir holds the git gate's mirrors; empty means a temporary folder
+	// removed when Run returns.
+	GitDir string
+	Load   Loader
 	// Ready is called once the proxy listens.
 	Ready func(addr net.Addr, ca *egress.CA, pol *policy.Policy)
 	// Reloaded is called after each reload attempt.
@@ -107,7 +110,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
+	gate, gateDone, err := gitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, log)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("starting the git gate: %w", err)
+	}
+	defer gateDone()
+	srv := &http.Server{Handler: withGitGate(proxy, gate), ReadHeaderTimeout: 30 * time.Second}
 
 	reload := func() error {
 		pol, secrets, err := cfg.Load()
@@ -258,6 +267,15 @@ func PolicyFileLoader(path string, lookupEnv func(string) (string, bool)) Loader
 				return nil, nil, fmt.Errorf("the secret for %s (host variable %s) was not handed to the sidecar", t.Slot, t.Env)
 			}
 			secrets[t.Slot] = secret.New(v)
+		}
+		if pol.GitGate != nil {
+			for _, r := range pol.GitGate.Repos {
+				v, ok := lookupEnv(r.Key.Slot)
+				if !ok || v == "" {
+					return nil, nil, fmt.Errorf("the key of repository %s (%s) was not handed to the sidecar", r.Name, r.Key.Slot)
+				}
+				secrets[r.Key.Slot] = secret.New(v)
+			}
 		}
 		return pol, secrets, nil
 	}

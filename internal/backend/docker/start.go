@@ -143,6 +143,7 @@ func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runt
 		"--listen", ":" + strconv.Itoa(backend.PortEgress),
 		"--dns", ":" + strconv.Itoa(backend.PortDNS),
 		"--audit", sidecarAudit,
+		"--git-dir", sidecarVar + "/git",
 	}
 	files := []entry{
 		{Name: sidecarEtc, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},

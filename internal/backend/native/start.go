@@ -23,7 +23,9 @@ import (
 // hidden are paths hidden in every bottle besides the fresh folders
 // (every home, /root, /run, /tmp): secret locations that may live
 // elsewhere.
-var hidden = []string{"/etc/ssh", "/var/lib/docker", "/etc/docker", "/etc/kubernetes"}
+// The host's own secrets: an agent of a root operator acts with root's
+// uid, so file modes alone do not keep it out of these.
+var hidden = []string{"/etc/ssh", "/etc/ssl/private", "/etc/shadow", "/etc/gshadow", "/var/lib/docker", "/etc/docker", "/etc/kubernetes"}
 
 // Start implements backend.Backend. A foreground bottle belongs to this
 // process: its init and sidecar die with it. A detached one belongs to a
