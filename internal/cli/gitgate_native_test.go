@@ -372,6 +372,21 @@ git-gate:
 		}
 	})
 
+	t.Run("revoked by stop of a detached bottle", func(t *testing.T) {
+		out, err := w.cmd("start", "forger", "--yes", "--detach", "--", "sleep", "600").Output()
+		slug := strings.TrimSpace(string(out)) // start --detach prints the slug alone on stdout
+		created, deleted := gitea.calls()
+		if err != nil || len(created) != len(deleted)+1 {
+			t.Fatalf("%v, created %v, deleted %v: %q", err, created, deleted, out)
+		}
+		if out, code := w.run("stop", slug); code != 0 {
+			t.Fatalf("stop %s: exit %d:\n%s", slug, code, out)
+		}
+		if created, deleted = gitea.calls(); !slices.Equal(created, deleted) {
+			t.Fatalf("after stop: created %v, deleted %v", created, deleted)
+		}
+	})
+
 	t.Run("revoked by cleanup after the CLI was killed", func(t *testing.T) {
 		c := w.cmd("start", "forger", "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
 		var out syncBuffer
@@ -388,7 +403,7 @@ git-gate:
 		_ = c.Process.Kill()
 		_ = c.Wait()
 		created, deleted := gitea.calls()
-		if len(created) != 2 || len(deleted) != 1 {
+		if len(created) != len(deleted)+1 {
 			t.Fatalf("created %v, deleted %v before cleanup", created, deleted)
 		}
 		cout, code := w.run("cleanup", "--yes")
