@@ -388,18 +388,7 @@ git-gate:
 	})
 
 	t.Run("revoked by cleanup after the CLI was killed", func(t *testing.T) {
-		c := w.cmd("start", "forger", "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
-		var out syncBuffer
-		c.Stdout, c.Stderr = &out, &out
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "running"); {
-			if time.Now().After(deadline) {
-				t.Fatalf("never started:\n%s", out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		c, _ := w.startSleeping(t, "forger")
 		_ = c.Process.Kill()
 		_ = c.Wait()
 		created, deleted := gitea.calls()

@@ -76,6 +76,26 @@ func (w *world) requireNativeClean() {
 	}
 }
 
+// startSleeping starts agent's bottle running a long sleep in the
+// foreground and returns once the bottle's command printed its marker.
+func (w *world) startSleeping(t *testing.T, agent string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	c := w.cmd("start", agent, "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
+	out := &syncBuffer{}
+	c.Stdout, c.Stderr = out, out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill() })
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "running"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("never started:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c, out
+}
+
 func TestNativeStartCommandExitStatus(t *testing.T) {
 	w := newNativeWorld(t)
 	out, code := w.run("start", "example", "--yes", "--", "sh", "-c", "echo from-native; echo to-stderr >&2; exit 5")
@@ -97,18 +117,7 @@ func TestNativeEndsCleanly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newNativeWorld(t)
-			c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
-			var out syncBuffer
-			c.Stdout, c.Stderr = &out, &out
-			if err := c.Start(); err != nil {
-				t.Fatal(err)
-			}
-			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "running"); {
-				if time.Now().After(deadline) {
-					t.Fatalf("never started:\n%s", out.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			c, out := w.startSleeping(t, "example")
 			_ = c.Process.Signal(tc.sig)
 			err := c.Wait()
 			if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != tc.want {
@@ -166,19 +175,7 @@ func TestNativeInteractive(t *testing.T) {
 
 func TestNativeExecFromAnotherProcess(t *testing.T) {
 	w := newNativeWorld(t)
-	c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
-	var out syncBuffer
-	c.Stdout, c.Stderr = &out, &out
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Process.Kill() })
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "running"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("never started:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c, out := w.startSleeping(t, "example")
 	entries, err := os.ReadDir(filepath.Join(w.home, "state"))
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("state: %v %v", entries, err)
