@@ -68,5 +68,11 @@ if git push origin HEAD:refs/heads/leak; then echo leak-pushed; exit 1; fi
 	if leak, _ := gitOut(srv.Dir(repoApp), "rev-parse", "--verify", "--quiet", "refs/heads/leak"); leak != "" {
 		t.Fatalf("the leaking branch reached the upstream: %s", leak)
 	}
+	// The agent's own ssh, without the gitconfig's rewrite, has no route
+	// to the upstream: only the sidecar is on its network.
+	out, code = w.run("start", "gitter", "--yes", "--", "sh", "-c", `HOME=/tmp GIT_SSH_COMMAND="ssh -o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=5" git ls-remote `+srv.URL(repoApp))
+	if code == 0 || !strings.Contains(out, "ssh: connect to host") || strings.Contains(out, "Permission denied") {
+		t.Fatalf("exit %d, want ssh unable to connect:\n%s", code, out)
+	}
 	w.requireClean()
 }

@@ -235,6 +235,17 @@ cat ~/.gitconfig`)
 		}
 	})
 
+	t.Run("the upstream is out of the agent's reach", func(t *testing.T) {
+		// Without the gitconfig's rewrite, git goes straight to the
+		// upstream's SSH port: the bottle has no route to it, so ssh
+		// fails to connect (a reachable server would refuse the key
+		// instead).
+		out, code := g.run("start", "gitter", "--yes", "--", "sh", "-c", `HOME=/tmp GIT_SSH_COMMAND="ssh -o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=5" git ls-remote `+g.srv.URL(repoApp))
+		if code == 0 || !strings.Contains(out, "ssh: connect to host") || strings.Contains(out, "Permission denied") {
+			t.Fatalf("exit %d, want ssh unable to connect:\n%s", code, out)
+		}
+	})
+
 	t.Run("fetch sees upstream changes made after start", func(t *testing.T) {
 		c := g.cmd("start", "gitter", "--yes", "--", "sh", "-ec", `cd /tmp && git clone -q `+g.srv.URL(repoApp)+` app && cd app
 touch /workspace/cloned
