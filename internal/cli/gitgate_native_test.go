@@ -215,6 +215,12 @@ git push origin HEAD:refs/heads/big`)
 		if code == 0 || !strings.Contains(out, "no host_key pinned") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
+		// The preflight says so before anything starts.
+		for _, want := range []string{"nokey " + g.srv.URL(repoNoKey) + " (no host_key pinned: the gate will not connect)", "app " + g.srv.URL(repoApp) + " (static key; push: any branch but the default; 3 protected path(s))"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("preflight lacks %q:\n%s", want, out)
+			}
+		}
 	})
 
 	t.Run("wrong host key connects nowhere", func(t *testing.T) {

@@ -255,7 +255,7 @@ func repoLines(r manifest.Repo) []string {
 		lines = append(lines, "key: deploy key registered through gitea (token ${"+k.ForgeTokenEnv+"})")
 	}
 	if r.HostKey.V == "" {
-		lines = append(lines, "host key: NONE, pushes will not be forwarded")
+		lines = append(lines, "host key: NONE, the git gate will not connect")
 	} else {
 		lines = append(lines, "host key: "+r.HostKey.V)
 	}

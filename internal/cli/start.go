@@ -13,6 +13,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/launch"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 type startOptions struct {
@@ -269,7 +270,7 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	}
 	if g := l.Policy.GitGate; g != nil {
 		for _, r := range g.Repos {
-			row("repo", r.Name+" "+r.URL)
+			row("repo", r.Name+" "+r.URL+" ("+repoLine(r)+")")
 		}
 	}
 	if u := res.GitUser; u.Name.Set || u.Email.Set {
@@ -351,4 +352,27 @@ func retire(ctx context.Context, env *Env, home, slug string) error {
 		return fmt.Errorf("%w; 'bot-bottle cleanup' tries again", kerr)
 	}
 	return nil
+}
+
+// repoLine sums up what the agent may do with a repository.
+func repoLine(r policy.Repo) string {
+	if r.HostKey == "" {
+		return "no host_key pinned: the gate will not connect"
+	}
+	parts := []string{r.Key.Provider + " key"}
+	switch {
+	case r.Branches == nil:
+		parts = append(parts, "push: any branch but the default")
+	case len(r.Branches) == 0:
+		parts = append(parts, "push: none")
+	default:
+		parts = append(parts, "push: "+strings.Join(r.Branches, ", "))
+	}
+	if n := len(r.ProtectedPaths); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d protected path(s)", n))
+	}
+	if r.MaxPushBytes > 0 {
+		parts = append(parts, fmt.Sprintf("max push %d bytes", r.MaxPushBytes))
+	}
+	return strings.Join(parts, "; ")
 }

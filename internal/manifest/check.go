@@ -109,7 +109,7 @@ func (ix *Index) checkBottle(b *Bottle, ds *Diagnostics) {
 			ds.errorf(r.At, "%s needs key: {provider: static, path: FILE} or {provider: gitea, forge_token_env: VAR}", where)
 		}
 		if r.HostKey.V == "" {
-			ds.warnf(r.At, "%s has no host_key: pushes will not be forwarded (no trust on first use); pin the upstream's key", where)
+			ds.warnf(r.At, "%s has no host_key: the git gate will not connect to it (no trust on first use), so clone, fetch and push fail; pin the upstream's key (ssh-keyscan)", where)
 		}
 		switch k := r.Key.V; k.Provider {
 		case KeyProviderGitea:
