@@ -3,9 +3,13 @@ package gitgate
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -77,8 +81,20 @@ func TestFetchManyRounds(t *testing.T) {
 	e.seed()
 	dir := e.clone("work")
 	e.run(dir, "checkout", "--quiet", "-b", "local")
+	// Dated after everything else, so that git sends all of them as haves
+	// before the commit the gate knows (git orders haves by date, and
+	// commits of one second would come in any order): the rounds grow
+	// past 1 KiB, which git sends gzipped.
+	base := time.Now().Add(time.Hour)
 	for i := range 80 {
-		e.commit(dir, "local.txt", fmt.Sprintf("%d\n", i), fmt.Sprintf("local %d", i))
+		date := "GIT_COMMITTER_DATE=" + base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339)
+		if err := os.WriteFile(filepath.Join(dir, "local.txt"), fmt.Appendf(nil, "%d\n", i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.run(dir, "add", "local.txt")
+		if out, err := runGit(t.Context(), append(slices.Clone(e.gitEnv), date, strings.Replace(date, "COMMITTER", "AUTHOR", 1)), dir, nil, "commit", "--quiet", "-m", fmt.Sprintf("local %d", i)); err != nil {
+			t.Fatalf("commit: %v\n%s", err, out)
+		}
 	}
 	c := e.upstreamCommit("CHANGES", "more\n")
 	e.requests.take()

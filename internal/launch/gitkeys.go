@@ -169,7 +169,12 @@ func forgeClient(api string, token secret.Value, caFile string) (*deploykey.Clie
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &deploykey.Client{API: api, Token: token, HTTP: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+	hc := &http.Client{
+		Transport: tr, Timeout: 30 * time.Second,
+		// The token goes to the API it was declared for, nowhere else.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &deploykey.Client{API: api, Token: token, HTTP: hc}, nil
 }
 
 // RecordsWithDeployKeys returns the records in home's state folder that
