@@ -84,22 +84,11 @@ func newTransport(resolve map[string]string, roots func() *x509.CertPool) *trans
 // address the agent chose, and verifies upstream TLS for that name.
 func newHTTPTransport(resolve map[string]string, roots func() *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
-	pinned := make(map[string]string, len(resolve))
-	for h, addr := range resolve {
-		pinned[normHost(h)] = addr
-	}
 	return &http.Transport{
 		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			if to, ok := pinned[normHost(host)]; ok {
-				return d.DialContext(ctx, network, to)
-			}
+		DialContext: PinnedDialer(resolve, d, func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return dialResolved(ctx, d, network, addr)
-		},
+		}),
 		TLSClientConfig:       upstreamTLS("", roots),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
@@ -110,6 +99,27 @@ func newHTTPTransport(resolve map[string]string, roots func() *x509.CertPool) *h
 		// Compression stays as the agent asked: the proxy neither adds
 		// Accept-Encoding nor decodes responses on its own.
 		DisableCompression: true,
+	}
+}
+
+// PinnedDialer dials the pinned address of a host that resolve pins
+// (HOST=ADDR:PORT, for every port of HOST), and hands every other address
+// to dial. The sidecar's other upstream clients (the git gate's SSH) use
+// it too, so a pin means the same everywhere.
+func PinnedDialer(resolve map[string]string, d *net.Dialer, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	pinned := make(map[string]string, len(resolve))
+	for h, addr := range resolve {
+		pinned[normHost(h)] = addr
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if to, ok := pinned[normHost(host)]; ok {
+			return d.DialContext(ctx, network, to)
+		}
+		return dial(ctx, network, addr)
 	}
 }
 

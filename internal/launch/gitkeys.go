@@ -44,18 +44,13 @@ func staticKeys(b *manifest.Bottle, pol *policy.Policy, secrets map[string]secre
 		if pr.Key.Provider != manifest.KeyProviderStatic {
 			continue
 		}
-		for _, mr := range b.GitGate.Repos {
-			if mr.Name != pr.Name {
-				continue
-			}
-			path := manifest.KeyPath(mr.Key)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("reading the key of repository %s: %w; fix git-gate.repos.%s.key.path", pr.Name, err, pr.Name)
-			}
-			secrets[pr.Key.Slot] = secret.New(string(data))
-			files = append(files, path)
+		path := manifest.KeyPath(repoKey(b, pr.Name))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading the key of repository %s: %w; fix git-gate.repos.%s.key.path", pr.Name, err, pr.Name)
 		}
+		secrets[pr.Key.Slot] = secret.New(string(data))
+		files = append(files, path)
 	}
 	return files, nil
 }
@@ -72,7 +67,7 @@ func (l *Launch) MintDeployKeys(ctx context.Context, lookup func(string) (string
 		if pr.Key.Provider != manifest.KeyProviderGitea {
 			continue
 		}
-		mk := l.repoKey(pr.Name)
+		mk := repoKey(l.bottle, pr.Name).V
 		token, ok := lookup(mk.ForgeTokenEnv)
 		if !ok || token == "" {
 			return fmt.Errorf("repository %s: the host variable %s (its Gitea token) is not set; export it and start again", pr.Name, mk.ForgeTokenEnv)
@@ -104,13 +99,16 @@ func (l *Launch) MintDeployKeys(ctx context.Context, lookup func(string) (string
 	return nil
 }
 
-func (l *Launch) repoKey(name string) manifest.RepoKey {
-	for _, r := range l.bottle.GitGate.Repos {
+// repoKey returns the manifest's key entry of repository name: the
+// policy keeps only its provider and slot, not the file or the token
+// variable, which stay on the host.
+func repoKey(b *manifest.Bottle, name string) manifest.Value[manifest.RepoKey] {
+	for _, r := range b.GitGate.Repos {
 		if r.Name == name {
-			return r.Key.V
+			return r.Key
 		}
 	}
-	return manifest.RepoKey{}
+	return manifest.Value[manifest.RepoKey]{}
 }
 
 // RevokeDeployKeys deletes the bottle's deploy keys from their forges. A

@@ -42,6 +42,10 @@ func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resol
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating the git gate's folder: %w", err)
 	}
+	// Upstreams are the operator's own declarations, dialed as written
+	// unless pinned, as the proxy pins its hosts.
+	d := &net.Dialer{}
+	dial := egress.PinnedDialer(resolve, d, d.DialContext)
 	det := &lazyDetector{}
 	cfg := gitgate.Config{Dir: dir, Logger: log, MaxPackBytes: maxPackBytes}
 	for _, r := range pol.GitGate.Repos {
@@ -52,7 +56,7 @@ func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resol
 		}
 		up, err := upstream.New(upstream.Config{
 			Repo: r.Name, User: r.User, Host: r.Host, Port: r.Port, Path: r.Path,
-			HostKey: r.HostKey, Key: key, Dial: pinnedDialer(resolve), Timeout: 30 * time.Second,
+			HostKey: r.HostKey, Key: key, Dial: dial, Timeout: 30 * time.Second,
 		})
 		if err != nil {
 			cleanup()
@@ -79,21 +83,6 @@ func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resol
 		return nil, nil, err
 	}
 	return srv, cleanup, nil
-}
-
-// pinnedDialer dials the pinned address of a host that has one, as the
-// egress proxy does, so tests and operators can point an upstream at a
-// fixed address.
-func pinnedDialer(resolve map[string]string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, _, err := net.SplitHostPort(addr); err == nil {
-			if pin, ok := resolve[strings.ToLower(host)]; ok {
-				addr = pin
-			}
-		}
-		return d.DialContext(ctx, network, addr)
-	}
 }
 
 // lazyDetector loads gitleaks' rules on the first push, not at start:
