@@ -152,6 +152,19 @@ git push origin HEAD:refs/heads/feature`, awsKey))
 		}
 	})
 
+	t.Run("gitleaks:allow does not let a secret through", func(t *testing.T) {
+		before := g.upstreamRef(repoApp, "refs/heads/feature")
+		out, code := g.agent(fmt.Sprintf(`git checkout -q -b allow origin/feature
+printf 'aws_key = "%s" # gitleaks:allow\n' > allowed.py && git add allowed.py && git commit -qm allowed
+git push origin HEAD:refs/heads/feature`, awsKey))
+		if code == 0 || !strings.Contains(out, "gitleaks:allow needs operator approval") || !strings.Contains(out, "allowed.py:1") {
+			t.Fatalf("exit %d, want the marked secret refused:\n%s", code, out)
+		}
+		if got := g.upstreamRef(repoApp, "refs/heads/feature"); got != before {
+			t.Fatalf("upstream feature moved to %s", got)
+		}
+	})
+
 	t.Run("force push", func(t *testing.T) {
 		out, code := g.agent(`git checkout -q -b f origin/feature
 git commit -q --amend -m rewritten
