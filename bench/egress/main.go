@@ -27,6 +27,7 @@ import (
 
 type options struct {
 	bin      string
+	before   string
 	mitmdump string
 	duration time.Duration
 	warmup   time.Duration
@@ -51,9 +52,12 @@ const (
 	modeDLPOn  = "dlp-on"
 	modeDLPOff = "dlp-off"
 	modeMitm   = "mitmdump"
+	// modeBefore is DLP on with the -before binary: the build a change
+	// is judged against, measured in the same rounds.
+	modeBefore = "dlp-on-before"
 )
 
-var modeKeys = []string{modeDirect, modeBare, modeDLPOn, modeDLPOff, modeMitm}
+var modeKeys = []string{modeDirect, modeBare, modeDLPOn, modeDLPOff, modeMitm, modeBefore}
 
 // run is everything one invocation measured.
 type run struct {
@@ -84,6 +88,7 @@ func main() {
 func mainErr() error {
 	var o options
 	flag.StringVar(&o.bin, "bin", "./bin/bot-bottle", "bot-bottle binary to measure")
+	flag.StringVar(&o.before, "before", "", "an earlier bot-bottle binary to measure with DLP on alongside -bin, and to judge -bin against (at most 10% lost in any figure)")
 	flag.StringVar(&o.mitmdump, "mitmdump", "mitmdump", "mitmdump to compare with")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per scenario and mode")
 	flag.DurationVar(&o.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each measurement, on the same connections")
@@ -190,6 +195,17 @@ func measure(ctx context.Context, o options) (*run, error) {
 		{key: modeDLPOn, name: "bot-bottle DLP on", launch: botBottle(bin, home, bottleDLPOn, token, org)},
 		{key: modeDLPOff, name: "bot-bottle DLP off", launch: botBottle(bin, home, bottleDLPOff, token, org)},
 	}
+	if o.before != "" {
+		before, err := filepath.Abs(o.before)
+		if err != nil {
+			return nil, fmt.Errorf("-before: %w", err)
+		}
+		if _, err := os.Stat(before); err != nil {
+			return nil, fmt.Errorf("-before: %w (build the earlier commit first)", err)
+		}
+		all = append(all, mode{key: modeBefore, name: "bot-bottle DLP on, before", launch: botBottle(before, home, bottleDLPOn, token, org)})
+		r.versions = append(r.versions, "before: "+toolVersion(ctx, before, "version"))
+	}
 	if mitm != "" {
 		addon := filepath.Join(tmp, "addon.py")
 		if err := os.WriteFile(addon, mitmAddon, 0o600); err != nil {
@@ -199,7 +215,7 @@ func measure(ctx context.Context, o options) (*run, error) {
 		r.versions = append(r.versions, strings.ReplaceAll(toolVersion(ctx, mitm, "--version"), "Mitmproxy: ", "mitmproxy "))
 	}
 	for _, m := range all {
-		if wantModes[m.key] {
+		if wantModes[m.key] || (m.key == modeBefore && o.before != "") {
 			r.modes = append(r.modes, m)
 			r.results[m.key] = map[string][]result{}
 		}

@@ -212,6 +212,8 @@ func (r *run) markdown() string {
 		p("bot-bottle DLP on ≤ bare + %d µs (not measured in this run).\n\n", bareAllowance.Microseconds())
 	}
 
+	r.beforeSection(p)
+
 	p("## Scenarios\n\n")
 	p("MB is 10⁶ bytes. MB/s counts request and response bodies. Proxy CPU is user plus system time of the proxy's process during the measured phase ")
 	p("(100%% is one core of %s); RSS is VmRSS at the end of the scenario (the proxy has run the scenarios above it in the same round), peak RSS the largest VmHWM of the rounds.\n\n", strings.SplitN(r.machine, ",", 2)[0])
@@ -355,3 +357,71 @@ const methodNotes = `## How it is measured
 - **Latency:** per request, from sending to the last body byte read, over
   the measured phase; p50 and p99 by nearest rank.
 `
+
+// maxLoss is how much worse than the -before build any DLP-on figure may
+// be: a change that adds scanning must not cost more than this.
+const maxLoss = 0.10
+
+// beforeSection compares DLP on with the -before build's DLP on, figure by
+// figure, when one was measured.
+func (r *run) beforeSection(p func(string, ...any)) {
+	if _, ok := r.results[modeBefore]; !ok {
+		return
+	}
+	p("## Against the build before\n\n")
+	p("bot-bottle DLP on against the `-before` binary's DLP on, measured in the same rounds (modes rotate, so neither always runs first). ")
+	p("A figure loses when it is more than %.0f%% worse: lower req/s or MB/s, higher CPU per request, p99 or RSS.\n\n", 100*maxLoss)
+	p("| scenario | figure | before | now | change | result |\n|---|---|---:|---:|---:|---|\n")
+	type figure struct {
+		name   string
+		value  func(summary) float64
+		show   func(float64) string
+		higher bool // higher is better
+	}
+	figs := []figure{
+		{"req/s", func(x summary) float64 { return x.reqs }, func(v float64) string { return fmt.Sprintf("%.0f", v) }, true},
+		{"MB/s", func(x summary) float64 { return x.mbs }, func(v float64) string { return fmt.Sprintf("%.1f", v) }, true},
+		{"proxy CPU per request", func(x summary) float64 { return float64(x.cpuPerReq) }, func(v float64) string { return us(time.Duration(v)) }, false},
+		{"p99", func(x summary) float64 { return float64(x.p99) }, func(v float64) string { return ms(time.Duration(v)) }, false},
+		{"proxy RSS", func(x summary) float64 { return float64(x.rss) }, func(v float64) string { return mb(int64(v)) }, false},
+	}
+	lost := 0
+	for _, sc := range r.scenarios {
+		now, ok1 := r.summary(modeDLPOn, sc.key)
+		before, ok2 := r.summary(modeBefore, sc.key)
+		if !ok1 || !ok2 {
+			continue
+		}
+		for _, f := range figs {
+			b, n := f.value(before), f.value(now)
+			if b == 0 {
+				continue
+			}
+			change := n/b - 1
+			worse := -change
+			if !f.higher {
+				worse = change
+			}
+			pass := worse <= maxLoss
+			if !pass {
+				lost++
+			}
+			p("| %s | %s | %s | %s | %+.1f%% | %s |\n", sc.title, f.name, f.show(b), f.show(n), 100*change, verdict(pass, true))
+		}
+	}
+	if c, b := r.cold[modeDLPOn], r.cold[modeBefore]; len(c) > 0 && len(b) > 0 {
+		n, o := median(c), median(b)
+		change := float64(n)/float64(o) - 1
+		pass := change <= maxLoss
+		if !pass {
+			lost++
+		}
+		p("| cold start | median | %s | %s | %+.1f%% | %s |\n", ms(o), ms(n), 100*change, verdict(pass, true))
+	}
+	p("\n")
+	if lost == 0 {
+		p("No DLP-on figure lost more than %.0f%%: **PASS**.\n\n", 100*maxLoss)
+	} else {
+		p("%d DLP-on figures lost more than %.0f%%: **MISS**.\n\n", lost, 100*maxLoss)
+	}
+}
