@@ -49,6 +49,7 @@ func TestEscapeSuite(t *testing.T) {
 		User:      backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
 		Probe:     backendtest.BuildStatic(t, "./internal/escape/probe"),
 		ProbePath: "/home/agent/bin/bb-probe",
+		HostRoot:  true,
 		Addrs: func(*testing.T, string) escape.Addrs {
 			return escape.Addrs{Sidecar: "127.0.0.1"}
 		},
@@ -201,5 +202,12 @@ func TestNativeEscapes(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(ws, "written")); err != nil || string(data) != "ok\n" {
 		t.Errorf("the workspace write did not reach the host: %q %v", data, err)
+	}
+	// The agent's files in the workspace are the operator's on the host,
+	// whatever uid the agent has there.
+	if st, err := os.Stat(filepath.Join(ws, "written")); err != nil {
+		t.Error(err)
+	} else if sys := st.Sys().(*syscall.Stat_t); int(sys.Uid) != os.Getuid() || int(sys.Gid) != os.Getgid() {
+		t.Errorf("the agent's workspace file is %d:%d on the host, want the operator's %d:%d", sys.Uid, sys.Gid, os.Getuid(), os.Getgid())
 	}
 }
