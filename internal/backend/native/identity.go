@@ -63,9 +63,10 @@ func bottleIdentity() identity {
 }
 
 // workspaceTree returns, for a root operator's mounted workspace, a
-// detached copy of its mount tree idmapped so that the operator's files
-// are the agent's: the agent reads and writes them as agentHostID, and
-// what it creates is the operator's on disk. The init attaches it in the
+// detached copy of its mount tree idmapped so that the files of the
+// workspace folder's owner (usually the operator) are the agent's: the
+// agent reads and writes them as agentHostID, and what it creates is the
+// owner's on disk. Files of other users show as the overflow id. The init attaches it in the
 // bottle. It returns nil when the bottle needs none.
 func workspaceTree(bin, cfgPath string) (*os.File, error) {
 	data, err := os.ReadFile(cfgPath)
@@ -79,7 +80,14 @@ func workspaceTree(bin, cfgPath string) (*os.File, error) {
 	if !cfg.WorkspaceTree {
 		return nil, nil
 	}
-	ns, err := holdUserns(bin)
+	// The folder's owner, not the operator: a root operator may start a
+	// bottle in another user's tree (under sudo, say), whose files must
+	// stay that user's.
+	var st unix.Stat_t
+	if err := unix.Stat(cfg.WorkspaceHost, &st); err != nil {
+		return nil, fmt.Errorf("reading the workspace %s: %w", cfg.WorkspaceHost, err)
+	}
+	ns, err := holdUserns(bin, int(st.Uid), int(st.Gid))
 	if err != nil {
 		return nil, err
 	}
@@ -100,9 +108,9 @@ func workspaceTree(bin, cfgPath string) (*os.File, error) {
 	return tree, nil
 }
 
-// holdUserns returns a user namespace that maps the operator's ids to
+// holdUserns returns a user namespace that maps uid and gid to
 // agentHostID, held by a process of bin that it ends before returning.
-func holdUserns(bin string) (*os.File, error) {
+func holdUserns(bin string, uid, gid int) (*os.File, error) {
 	cmd := exec.Command(bin, UsernsRole)
 	cmd.Env = []string{}
 	stdin, err := cmd.StdinPipe()
@@ -115,8 +123,8 @@ func holdUserns(bin string) (*os.File, error) {
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: agentHostID, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: agentHostID, Size: 1}},
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: agentHostID, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: agentHostID, Size: 1}},
 		Pdeathsig:   syscall.SIGKILL,
 	}
 	if err := cmd.Start(); err != nil {
