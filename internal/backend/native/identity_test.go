@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,38 @@ func TestRootOperatorWorkspaceOwner(t *testing.T) {
 		}
 		if sys := st.Sys().(*syscall.Stat_t); sys.Uid != owner || sys.Gid != owner {
 			t.Errorf("the host sees %s as %d:%d, want the workspace owner's %d:%d", name, sys.Uid, sys.Gid, owner, owner)
+		}
+	}
+}
+
+// TestWorkspaceTreeRefusesWithoutIdmap checks the message a root
+// operator gets for a workspace whose filesystem has no idmapped mounts
+// (sysfs has none), and that one that has them gets its tree.
+func TestWorkspaceTreeRefusesWithoutIdmap(t *testing.T) {
+	if !rootOperator() {
+		t.Skip("only a root operator's agent gets an idmapped workspace")
+	}
+	bin := backendtest.StaticBinary(t)
+	for _, tt := range []struct {
+		host, wantErr string
+	}{
+		{t.TempDir(), ""},
+		{"/sys/kernel", "use workspace mode copy"},
+	} {
+		cfg := filepath.Join(t.TempDir(), "init.json")
+		data := fmt.Sprintf(`{"workspace_mode": "mount", "workspace_host": %q, "workspace_path": "/workspace", "workspace_tree": true}`, tt.host)
+		if err := os.WriteFile(cfg, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tree, err := workspaceTree(bin, cfg)
+		if tree != nil {
+			_ = tree.Close()
+		}
+		switch {
+		case tt.wantErr == "" && (err != nil || tree == nil):
+			t.Errorf("workspaceTree(%s) = %v, %v; want a tree", tt.host, tree, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("workspaceTree(%s) error = %v, want one saying %q", tt.host, err, tt.wantErr)
 		}
 	}
 }
