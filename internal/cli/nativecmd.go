@@ -38,6 +38,18 @@ func newBottleExecCmd(env *Env) *cobra.Command {
 	}
 }
 
+func newBottleUsernsCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:    native.UsernsRole,
+		Short:  "Hold a user namespace open (run by the native backend)",
+		Hidden: true,
+		Args:   exactArgs(0, "takes no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			return commandStatus(native.HoldUserns(env.IO.In, env.IO.Out), nil)
+		},
+	}
+}
+
 func newBottleSuperviseCmd(env *Env) *cobra.Command {
 	return &cobra.Command{
 		Use:    native.SuperviseRole + " DIR",

@@ -111,6 +111,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newBottleInitCmd(env),
 		newBottleExecCmd(env),
 		newBottleSuperviseCmd(env),
+		newBottleUsernsCmd(env),
 	} {
 		root.AddCommand(c)
 	}

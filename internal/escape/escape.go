@@ -84,6 +84,9 @@ type Harness struct {
 	// Resolver says the bottle's DNS is the sidecar's resolver; without
 	// one, DNS must have nowhere to go at all.
 	Resolver bool
+	// HostRoot says the bottle sees the host's own folders (/var, /etc,
+	// ...) read-only, as a native one does.
+	HostRoot bool
 }
 
 func (h *Harness) probePath() string {
@@ -227,6 +230,7 @@ func Run(t *testing.T, h *Harness) {
 			}
 		})
 	}
+	h.runHostFiles(t, slug)
 	t.Run("another bottle", func(t *testing.T) {
 		other := slug + "-b"
 		h.start(t, other)

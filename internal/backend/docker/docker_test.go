@@ -123,8 +123,12 @@ func TestStartExecStop(t *testing.T) {
 	if r := insp.Container.HostConfig.Resources; r.NanoCPUs != 500_000_000 || r.Memory != 256<<20 || r.PidsLimit == nil || *r.PidsLimit != 128 {
 		t.Errorf("limits: cpus %d memory %d pids %v", r.NanoCPUs, r.Memory, r.PidsLimit)
 	}
-	if hc := insp.Container.HostConfig; !slices.Contains(hc.CapDrop, "ALL") || !slices.Contains(hc.SecurityOpt, "no-new-privileges") || hc.Privileged {
-		t.Errorf("hardening: capdrop %v securityopt %v privileged %v", hc.CapDrop, hc.SecurityOpt, hc.Privileged)
+	noSetID, err := agentSeccomp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc := insp.Container.HostConfig; !slices.Contains(hc.CapDrop, "ALL") || !slices.Contains(hc.SecurityOpt, "no-new-privileges") || !slices.Contains(hc.SecurityOpt, noSetID) || hc.Privileged {
+		t.Errorf("hardening: capdrop %v securityopt %.200q privileged %v", hc.CapDrop, hc.SecurityOpt, hc.Privileged)
 	}
 	// Exit status is the command's.
 	if _, code := execOut(t, d, slug, "sh", "-c", "exit 7"); code != 7 {

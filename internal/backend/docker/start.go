@@ -273,6 +273,10 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 	if err != nil {
 		return fmt.Errorf("sidecar address %q: %w", sidecarIP, err)
 	}
+	noSetID, err := agentSeccomp()
+	if err != nil {
+		return err
+	}
 	proxy := sidecarProxyURL(sidecarIP)
 	env := []string{
 		"HOME=" + spec.User.Home,
@@ -291,7 +295,7 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 		NetworkMode: container.NetworkMode(bottleNet),
 		DNS:         []netip.Addr{dns},
 		CapDrop:     []string{"ALL"},
-		SecurityOpt: []string{"no-new-privileges"},
+		SecurityOpt: []string{"no-new-privileges", noSetID},
 		Runtime:     runtime,
 		Init:        new(true),
 		LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m"}},

@@ -49,6 +49,7 @@ func TestEscapeSuite(t *testing.T) {
 		User:      backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
 		Probe:     backendtest.BuildStatic(t, "./internal/escape/probe"),
 		ProbePath: "/home/agent/bin/bb-probe",
+		HostRoot:  true,
 		Addrs: func(*testing.T, string) escape.Addrs {
 			return escape.Addrs{Sidecar: "127.0.0.1"}
 		},
@@ -178,7 +179,7 @@ func TestNativeEscapes(t *testing.T) {
 		}
 		return out.String(), code
 	}
-	for _, c := range []struct{ name, script string }{
+	cases := []struct{ name, script string }{
 		{"the workspace is writable", "echo ok > /workspace/written && cat /workspace/written"},
 		{"the home is writable", "echo ok > ~/written && cat ~/written"},
 		{"the host root is not", "! touch /etc/bb-escape && ! touch /usr/bb-escape && ! touch /bb-escape && ! mkdir /opt/bb-escape"},
@@ -192,7 +193,13 @@ func TestNativeEscapes(t *testing.T) {
 		{"no new user namespace", "! unshare -U true 2>/dev/null && ! unshare -Ur true 2>/dev/null"},
 		{"no mounts", "! mount -t tmpfs none /tmp 2>/dev/null"},
 		{"no capabilities", "grep -q 'CapEff:\t0000000000000000' /proc/self/status && grep -q 'NoNewPrivs:\t1' /proc/self/status"},
-	} {
+	}
+	if _, err := exec.LookPath("node"); err == nil {
+		// Node gives children their stdio over socketpair, which stays
+		// allowed when Unix sockets are not.
+		cases = append(cases, struct{ name, script string }{"node's child processes have their stdio", `test "$(node -e 'process.stdout.write(require("child_process").spawnSync("sh", ["-c", "echo hi"]).stdout)')" = hi`})
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if out, code := sh(c.script); code != 0 {
 				t.Errorf("exit %d:\n%s\n%s", code, c.script, out)
@@ -201,5 +208,12 @@ func TestNativeEscapes(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(ws, "written")); err != nil || string(data) != "ok\n" {
 		t.Errorf("the workspace write did not reach the host: %q %v", data, err)
+	}
+	// The agent's files in the workspace are the operator's on the host,
+	// whatever uid the agent has there.
+	if st, err := os.Stat(filepath.Join(ws, "written")); err != nil {
+		t.Error(err)
+	} else if sys := st.Sys().(*syscall.Stat_t); int(sys.Uid) != os.Getuid() || int(sys.Gid) != os.Getgid() {
+		t.Errorf("the agent's workspace file is %d:%d on the host, want the operator's %d:%d", sys.Uid, sys.Gid, os.Getuid(), os.Getgid())
 	}
 }

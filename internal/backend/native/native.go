@@ -103,7 +103,10 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 		f.Isolation += fmt.Sprintf(", Landlock (ABI %d)", abi)
 	}
 	if seccomp.Available() == nil {
-		f.Isolation += ", seccomp"
+		f.Isolation += ", seccomp (no set-id files, device nodes or Unix sockets)"
+	}
+	if rootOperator() {
+		f.Isolation += fmt.Sprintf(", agent as unprivileged host uid %d (idmapped workspace)", agentHostID)
 	}
 	limits, note := limitsFeatures()
 	if limits != "" {
@@ -123,7 +126,7 @@ func hardeningNotes() []string {
 		notes = append(notes, "no Landlock in this kernel: writes outside the workspace are stopped by the read-only mounts alone")
 	}
 	if err := seccomp.Available(); err != nil {
-		notes = append(notes, "no seccomp filter: "+err.Error())
+		notes = append(notes, "no seccomp filter ("+err.Error()+"): the agent can leave set-id files in the workspace and reach any Unix socket it sees")
 	}
 	return notes
 }

@@ -23,8 +23,9 @@ import (
 // hidden are paths hidden in every bottle besides the fresh folders
 // (every home, /root, /run, /tmp): secret locations that may live
 // elsewhere.
-// The host's own secrets: an agent of a root operator acts with root's
-// uid, so file modes alone do not keep it out of these.
+// The host's own secrets: a root operator's agent has an unprivileged
+// host uid (see bottleIdentity), so file modes keep it out of these too,
+// but a non-root operator's agent has the operator's.
 var hidden = []string{"/etc/ssh", "/etc/ssl/private", "/etc/shadow", "/etc/gshadow", "/var/lib/docker", "/etc/docker", "/etc/kubernetes"}
 
 // Start implements backend.Backend. A foreground bottle belongs to this
@@ -197,6 +198,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 	for _, e := range spec.Env {
 		env = append(env, e.Name+"="+e.Value.Reveal())
 	}
+	ids := bottleIdentity()
 	cfg := inside.Config{
 		Root:          filepath.Join(dir, "root"),
 		Hostname:      spec.Slug,
@@ -206,6 +208,11 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		Home:          spec.User.Home,
 		UID:           spec.User.UID,
 		GID:           spec.User.GID,
+		OuterUID:      ids.outerUID,
+		OuterGID:      ids.outerGID,
+		// A root operator's agent is not root: it reaches the workspace
+		// through an idmapped mount (see workspaceTree).
+		WorkspaceTree: rootOperator() && spec.Workspace.Mode == "mount" && spec.Workspace.Path != "",
 		CA:            ca,
 		SidecarDir:    sockDir,
 		Control:       control,
@@ -221,7 +228,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		cfg.WorkDir = spec.User.Home
 	}
 	for _, f := range spec.Files {
-		cfg.Files = append(cfg.Files, inside.File{Path: f.Path, Mode: uint32(f.Mode & 0o7777), Data: f.Data})
+		cfg.Files = append(cfg.Files, inside.File{Path: f.Path, Mode: uint32(f.Mode & 0o7777), Data: f.Data, Root: f.Root})
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -232,7 +239,8 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 }
 
 // startInit starts the bottle's init in fresh namespaces, as root of its
-// user namespace, which maps to the operator alone.
+// user namespace, which maps to the operator (and, for a root operator,
+// the agent to an unprivileged host id: see bottleIdentity).
 // size, when set, is the terminal's first size (a detached bottle has
 // no one's terminal to take it from).
 func startInit(bin, cfgPath string, tty bool, size *pty.Winsize, b *bottle) (*os.File, error) {
@@ -249,13 +257,26 @@ func startInit(bin, cfgPath string, tty bool, size *pty.Winsize, b *bottle) (*os
 	}
 	defer func() { _ = goR.Close() }()
 	cmd.ExtraFiles = []*os.File{readyW, goR}
+	tree, err := workspaceTree(bin, cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if tree != nil {
+		defer func() { _ = tree.Close() }()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, tree) // inside.WorkspaceTreeFD
+	}
+	ids := bottleIdentity()
 	attrs := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
 			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
-		Pdeathsig:   syscall.SIGKILL,
-		Setsid:      true,
+		UidMappings: ids.uids,
+		GidMappings: ids.gids,
+		Credential:  ids.credential,
+		// A root operator may drop its supplementary groups (group 0
+		// reads root's group-readable files) in the namespace.
+		GidMappingsEnableSetgroups: ids.credential != nil,
+		Pdeathsig:                  syscall.SIGKILL,
+		Setsid:                     true,
 	}
 	if tty {
 		master, err := pty.StartWithAttrs(cmd, size, attrs)

@@ -1,6 +1,8 @@
 // Command probe is copied into a bottle by the escape suite and tries one
 // raw way out: a TCP connection, a UDP exchange, an ICMP echo, a DNS
-// query or a direct HTTP request that ignores the proxy variables. It
+// query or a direct HTTP request that ignores the proxy variables; or one
+// raw file operation (a set-id file, a file capability) or a connection
+// to a Unix socket. It
 // prints one hits.ProbeResult JSON line and exits 0 if it reached its
 // target, 1 if not, 2 on a usage error. It makes exactly the attempt it
 // is asked for, each bounded by a 3s timeout, and never retries
@@ -28,7 +30,11 @@ const usage = `usage:
   probe udp HOST:PORT
   probe icmp IPV4
   probe dns NAME TYPE [SERVER:PORT]
-  probe http URL`
+  probe http URL
+  probe create PATH MODE
+  probe chmod PATH MODE
+  probe setcap PATH
+  probe unix PATH`
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -64,6 +70,9 @@ func probe(ctx context.Context, args []string) (hits.ProbeResult, error) {
 		return hits.ProbeResult{}, &usageError{"missing operation or target"}
 	}
 	op, target, rest := args[0], args[1], args[2:]
+	if r, ok, err := fileProbe(ctx, op, target, rest); ok {
+		return r, err
+	}
 	nargs := map[string]int{hits.OpTCP: 0, hits.OpUDP: 0, hits.OpICMP: 0, hits.OpHTTP: 0, hits.OpDNS: 1}
 	n, ok := nargs[op]
 	switch {

@@ -197,3 +197,51 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+func TestFileOps(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("unix", dir+"/s.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	tests := []struct {
+		args    []string
+		reached bool
+		mode    os.FileMode
+	}{
+		{[]string{"create", dir + "/a", "0640"}, true, 0o640},
+		{[]string{"create", dir + "/a", "0640"}, false, 0o640},
+		{[]string{"chmod", dir + "/a", "0700"}, true, 0o700},
+		{[]string{"chmod", dir + "/missing", "0700"}, false, 0},
+		{[]string{"unix", dir + "/s.sock"}, true, 0},
+		{[]string{"unix", dir + "/none.sock"}, false, 0},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		code := run(t.Context(), tt.args, &out, os.Stderr)
+		r, err := hits.ParseProbe(out.Bytes())
+		if err != nil || r.Reached != tt.reached || (code == 0) != tt.reached {
+			t.Errorf("probe %v = %d %+v %v, want reached %v", tt.args, code, r, err, tt.reached)
+		}
+		if tt.mode != 0 {
+			if st, err := os.Stat(tt.args[1]); err != nil || st.Mode().Perm() != tt.mode {
+				t.Errorf("after probe %v: %v %v, want mode %v", tt.args, st.Mode(), err, tt.mode)
+			}
+		}
+	}
+	for _, args := range [][]string{{"create", dir + "/b"}, {"create", dir + "/b", "9"}, {"unix", dir + "/s.sock", "x"}} {
+		if code := run(t.Context(), args, &bytes.Buffer{}, &bytes.Buffer{}); code != 2 {
+			t.Errorf("probe %v = %d, want 2", args, code)
+		}
+	}
+}

@@ -25,10 +25,32 @@
 //	exploit aids   userfaultfd; personality other than PER_LINUX or a query
 //	io_uring       io_uring_setup io_uring_enter io_uring_register
 //	sockets        socket and socketpair outside AF_UNIX, AF_INET, AF_INET6
-//	               and AF_NETLINK; netlink other than NETLINK_ROUTE
+//	               and AF_NETLINK; netlink other than NETLINK_ROUTE; socket
+//	               of AF_UNIX (socketpair stays allowed)
+//	set-id files   chmod fchmod fchmodat fchmodat2 with S_ISUID or S_ISGID;
+//	               open openat creat with O_CREAT or O_TMPFILE and either bit;
+//	               mknod mknodat of a set-id file
+//	device nodes   mknod mknodat of a block or character device (FIFOs and
+//	               sockets stay allowed)
 //
 // Denied with ENOSYS: clone3, whose flags sit in memory the filter cannot
-// read. glibc then falls back to clone, whose flags it can.
+// read, and openat2, whose flags and mode do too. glibc then falls back to
+// clone, and callers of openat2 to openat, whose arguments the filter reads.
+//
+// Set-id files and devices are denied wherever the agent writes, since the
+// host sees the workspace: a set-user-ID file the agent made there would
+// run with its owner's euid for any local user. mkdir needs no rule: the
+// kernel drops both bits from its mode. File capabilities (the
+// security.capability attribute) need CAP_SETFCAP, which the agent never
+// holds; the escape suite checks it.
+//
+// A Unix socket reaches any host daemon whose pathname socket the bottle
+// sees in the host folders it binds (a 0666 socket under /var/lib is
+// anyone's), and an abstract one any listener of the bottle's network
+// namespace; the relay to the sidecar runs in the init, outside the filter.
+// Programs that talk over one (tmux, ssh-agent, gpg-agent, D-Bus, syslog)
+// fail inside the bottle; pipes and socketpair, which shells and child
+// stdio use, work.
 //
 // AF_NETLINK with NETLINK_ROUTE stays allowed: getifaddrs needs it, and
 // without it Node's os.networkInterfaces throws (dev servers call it on

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,7 +52,8 @@ var childCases = append([]childCase{
 	}, "EPERM"},
 	{"socket_netlink_route", func() string { return socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE) }, "ok"},
 	{"socket_inet", func() string { return socket(unix.AF_INET, unix.SOCK_STREAM, 0) }, "ok"},
-	{"socket_unix", func() string { return socket(unix.AF_UNIX, unix.SOCK_STREAM, 0) }, "ok"},
+	{"socket_unix", func() string { return socket(unix.AF_UNIX, unix.SOCK_STREAM, 0) }, "EPERM"},
+	{"socket_unix_dgram", func() string { return socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0) }, "EPERM"},
 	{"socketpair_unix", func() string {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		if err == nil {
@@ -79,7 +81,7 @@ var childCases = append([]childCase{
 	{"exec_sh", func() string { return run(exec.Command("sh", "-c", "true && /bin/true | cat"), 0) }, "ok"},
 	{"threads", threads, "ok"},
 	{"no_new_privs", noNewPrivs, "ok"},
-}, archCases...)
+}, slices.Concat(archCases, fileCases, legacyCases)...)
 
 // result names the outcome of an operation.
 func result(err error) string {

@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	"slices"
+
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"golang.org/x/sys/unix"
 )
@@ -124,12 +126,27 @@ func Rules() []Rule {
 			Reason: "opens a netlink family other than route (netfilter, xfrm, audit, ...), which configures or watches the kernel",
 		},
 		Rule{
+			Syscall: "socket",
+			When:    []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: unix.AF_UNIX}},
+			Errno:   unix.EPERM,
+			Reason:  "opens a Unix socket, which reaches any host daemon whose pathname socket the bottle can see (socketpair stays allowed)",
+		},
+		Rule{
 			Syscall: "clone3",
 			Errno:   unix.ENOSYS,
 			Reason:  "passes flags in memory the filter cannot read; ENOSYS makes glibc fall back to clone",
 		},
 	)
-	return rules
+	rules = append(rules, fileRules()...)
+	native, err := nativeArch()
+	if err != nil {
+		return rules
+	}
+	// The legacy calls exist only on some architectures.
+	return slices.DeleteFunc(rules, func(r Rule) bool {
+		_, ok := native.SyscallNames[r.Syscall]
+		return !ok && legacy[r.Syscall]
+	})
 }
 
 // Policy returns the filter built from [Rules] in the form the

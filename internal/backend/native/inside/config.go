@@ -17,7 +17,10 @@
 //     way out;
 //  4. starts the command through the exec helper in a nested user
 //     namespace as the agent user (no capabilities), reaps every orphan, and
-//     exits with the command's status.
+//     exits with the command's status. For a root operator the agent is
+//     not host root: it maps to an unprivileged host id, and the mounted
+//     workspace arrives from the host as an idmapped mount tree, so that
+//     the operator's files there are the agent's.
 //
 // The exec helper sets no_new_privs, applies Landlock and seccomp where
 // the kernel has them, and execs the command.
@@ -39,6 +42,16 @@ type Config struct {
 	// UID and GID are the agent's ids inside the bottle.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
+	// OuterUID and OuterGID are what the agent's ids map to in the
+	// init's user namespace: 0, the init's own, for a non-root operator,
+	// whose one id both share; another, unprivileged on the host, for a
+	// root operator.
+	OuterUID int `json:"outer_uid"`
+	OuterGID int `json:"outer_gid"`
+	// WorkspaceTree says the host passes the mounted workspace on fd
+	// WorkspaceTreeFD as a detached, idmapped mount tree, to attach
+	// instead of binding WorkspaceHost.
+	WorkspaceTree bool `json:"workspace_tree,omitempty"`
 	// CA is the bottle CA (PEM): the system bundle and CAFile.
 	CA []byte `json:"ca"`
 	// SidecarDir is the host folder where the sidecar's Unix socket
@@ -61,6 +74,8 @@ type File struct {
 	Path string `json:"path"`
 	Mode uint32 `json:"mode"`
 	Data []byte `json:"data"`
+	// Root keeps the file root's; the agent owns the others.
+	Root bool `json:"root,omitempty"`
 }
 
 // Paths inside a native bottle.
@@ -75,4 +90,6 @@ const (
 	SocketFile = SidecarDir + "/egress.sock"
 	// ProxyAddr is the relay the proxy variables name.
 	ProxyAddr = "127.0.0.1:9099"
+	// WorkspaceTreeFD is where the init finds the workspace tree.
+	WorkspaceTreeFD = 5
 )

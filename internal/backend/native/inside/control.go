@@ -125,7 +125,7 @@ func startChild(cmd *exec.Cmd, kids *children) (chan int, error) {
 }
 
 // helperCommand runs argv through the exec helper in a nested user
-// namespace as the agent user.
+// namespace as the agent user, which maps to cfg.OuterUID.
 func helperCommand(cfg *Config, argv, env []string, workdir string) *exec.Cmd {
 	args := []string{ExecRole}
 	for _, w := range writable(cfg) {
@@ -139,9 +139,14 @@ func helperCommand(cfg *Config, argv, env []string, workdir string) *exec.Cmd {
 	cmd.Dir = workdir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: cfg.UID, HostID: 0, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: cfg.GID, HostID: 0, Size: 1}},
-		Setsid:      true,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: cfg.UID, HostID: cfg.OuterUID, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: cfg.GID, HostID: cfg.OuterGID, Size: 1}},
+		// The child starts with the init's ids, which the nested
+		// namespace does not map: it must take the agent's, dropping
+		// its capabilities there. Its supplementary groups are the
+		// init's (none for a root operator, see startInit).
+		Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), NoSetGroups: true}, //nolint:gosec // G115: ids from the agent image, checked by the kernel's map
+		Setsid:     true,
 	}
 	return cmd
 }

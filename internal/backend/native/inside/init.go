@@ -37,9 +37,9 @@ func Init(cfgPath string, stderr io.Writer) int {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fail(fmt.Errorf("reading %s: %w", cfgPath, err))
 	}
-	// The agent's nested user maps to this process's user: without this,
-	// it could open /proc/1/mem and run as the init, outside Landlock and
-	// seccomp.
+	// A non-root operator's agent maps to this process's user: without
+	// this, it could open /proc/1/mem and run as the init, outside
+	// Landlock and seccomp.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fail(fmt.Errorf("making the init undumpable: %w", err))
 	}

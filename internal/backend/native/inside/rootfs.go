@@ -170,6 +170,9 @@ func provision(cfg *Config) error {
 	if err := workspace(cfg); err != nil {
 		return err
 	}
+	if err := ownAgentFiles(cfg); err != nil {
+		return err
+	}
 	for _, f := range cfg.Files {
 		p := filepath.Join(root, f.Path)
 		if !strings.HasPrefix(p, filepath.Join(root, cfg.Home)+"/") && !strings.HasPrefix(p, filepath.Join(root, "tmp")+"/") {
@@ -179,6 +182,9 @@ func provision(cfg *Config) error {
 			return err
 		}
 		if err := os.WriteFile(p, f.Data, os.FileMode(f.Mode)&os.ModePerm); err != nil {
+			return err
+		}
+		if err := ownFile(cfg, f, p); err != nil {
 			return err
 		}
 	}
@@ -196,6 +202,9 @@ func workspace(cfg *Config) error {
 	}
 	switch cfg.WorkspaceMode {
 	case "mount":
+		if cfg.WorkspaceTree {
+			return attachTree(inside)
+		}
 		if err := unix.Mount(cfg.WorkspaceHost, inside, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("binding the workspace: %w", err)
 		}
