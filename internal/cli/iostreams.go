@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/bot-bottle/bot-bottle/internal/termfilter"
 )
 
 // IOStreams carries all of a command's input and output, so that tests
@@ -19,15 +21,33 @@ type IOStreams struct {
 	noColor  bool // NO_COLOR is set, or TERM=dumb
 }
 
-// SystemIO returns the process's standard streams.
+// SystemIO returns the process's standard streams. Those that are
+// terminals are filtered (see terminalWriter).
 func SystemIO() *IOStreams {
 	return &IOStreams{
 		In:       os.Stdin,
-		Out:      os.Stdout,
-		ErrOut:   os.Stderr,
+		Out:      terminalWriter(os.Stdout),
+		ErrOut:   terminalWriter(os.Stderr),
 		terminal: isTerminal(os.Stdin) && isTerminal(os.Stdout),
 		noColor:  os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb",
 	}
+}
+
+// terminalWriter returns f, through a filter of the control sequences
+// that act on the host (clipboard, title, notifications, queries...) when
+// f is a terminal.
+//
+// Security: every byte a bottle sends the operator (a foreground or
+// attached session, a replay, exec, logs, and any error or record that
+// quotes the agent) is written through IOStreams, so this is the one
+// place where its output meets the operator's terminal. Output sent to a
+// file or a pipe is left byte for byte: it is data, and no terminal reads
+// it there.
+func terminalWriter(f *os.File) io.Writer {
+	if !isTerminal(f) {
+		return f
+	}
+	return termfilter.NewWriter(f)
 }
 
 // TestIO returns streams backed by buffers, which are not terminals.

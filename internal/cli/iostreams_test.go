@@ -1,6 +1,14 @@
 package cli
 
-import "testing"
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/creack/pty"
+	"golang.org/x/term"
+)
 
 func TestIOStreamsTerminal(t *testing.T) {
 	ios, _, _, _ := TestIO()
@@ -19,5 +27,43 @@ func TestIOStreamsTerminal(t *testing.T) {
 		if got := tt.s.ColorEnabled(); got != tt.wantColor {
 			t.Errorf("IOStreams{terminal: %v, noColor: %v}.ColorEnabled() = %v, want %v", tt.s.terminal, tt.s.noColor, got, tt.wantColor)
 		}
+	}
+}
+
+// TestTerminalWriter checks that what goes to a terminal is filtered and
+// what goes to a file is not.
+func TestTerminalWriter(t *testing.T) {
+	const in = "\x1b]52;c;SGVsbG8=\a\x1b]0;pwned\a\x1b[31mred\x1b[0m\n"
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer func() { _ = master.Close(); _ = tty.Close() }()
+	// Raw, so that the terminal passes the bytes as they are.
+	if _, err := term.MakeRaw(int(tty.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(terminalWriter(tty), in); err != nil {
+		t.Fatal(err)
+	}
+	want := "\x1b[31mred\x1b[0m\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(master, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("a terminal got %q, want %q", got, want)
+	}
+
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := io.WriteString(terminalWriter(f), in); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(f.Name()); err != nil || string(data) != in {
+		t.Errorf("a file got %q, %v; want %q", data, err, in)
 	}
 }
