@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 
@@ -35,7 +36,8 @@ func SystemIO() *IOStreams {
 
 // terminalWriter returns f, through a filter of the control sequences
 // that act on the host (clipboard, title, notifications, queries...) when
-// f is a terminal.
+// f is a terminal. The filter reads bytes as the terminal does: UTF-8,
+// unless the locale names another character set (eightBitLocale).
 //
 // Security: every byte a bottle sends the operator (a foreground or
 // attached session, a replay, exec, logs, and any error or record that
@@ -47,7 +49,21 @@ func terminalWriter(f *os.File) io.Writer {
 	if !isTerminal(f) {
 		return f
 	}
-	return termfilter.NewWriter(f)
+	return termfilter.NewWriter(f, termfilter.Config{EightBit: eightBitLocale(os.LookupEnv)})
+}
+
+// eightBitLocale reports whether the locale in force (LC_ALL, else
+// LC_CTYPE, else LANG) is set and is not UTF-8: C, POSIX, ISO 8859-1 and
+// the like, in which a terminal reads each byte 0x80-0x9F as a C1
+// control. With none set, terminals today read UTF-8.
+func eightBitLocale(lookup func(string) (string, bool)) bool {
+	for _, k := range []string{"LC_ALL", "LC_CTYPE", "LANG"} {
+		if v, ok := lookup(k); ok && v != "" {
+			v = strings.ToLower(v)
+			return !strings.Contains(v, "utf-8") && !strings.Contains(v, "utf8")
+		}
+	}
+	return false
 }
 
 // TestIO returns streams backed by buffers, which are not terminals.

@@ -67,3 +67,25 @@ func TestTerminalWriter(t *testing.T) {
 		t.Errorf("a file got %q, %v; want %q", data, err, in)
 	}
 }
+
+func TestEightBitLocale(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"LANG": "en_US.UTF-8"}, false},
+		{map[string]string{"LANG": "C.utf8"}, false},
+		{map[string]string{"LANG": "C"}, true},
+		{map[string]string{"LANG": "de_DE.ISO-8859-1"}, true},
+		{map[string]string{"LANG": "en_US.UTF-8", "LC_CTYPE": "POSIX"}, true},
+		{map[string]string{"LANG": "C", "LC_ALL": "en_GB.UTF-8"}, false},
+		{map[string]string{"LANG": "C", "LC_ALL": ""}, true},
+	}
+	for _, tt := range tests {
+		lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+		if got := eightBitLocale(lookup); got != tt.want {
+			t.Errorf("eightBitLocale(%v) = %v, want %v", tt.env, got, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,9 +37,36 @@ func requireFiltered(t *testing.T, term *terminal) {
 	}
 }
 
+// hostileOutput8 hides OSC 52 and a title report inside UTF-8 characters
+// (U+051D and U+051B end in the bytes 0x9D and 0x9B), which a terminal of
+// an 8-bit locale reads as C1 controls.
+const hostileOutput8 = `printf '\324\23552;c;SGVsbG8=\007\324\23321t\033[31mred\033[0m\n'; echo end-of-$((6*7))`
+
 // terminalEscapes runs the hostile output through every path by which a
 // bottle's output reaches the operator's terminal.
 func terminalEscapes(t *testing.T, w *world) {
+	// The filter follows the locale; the tests choose theirs.
+	utf8, eightBit := *w, *w
+	utf8.env = append(slices.Clone(w.env), "LC_ALL=C.UTF-8")
+	eightBit.env = append(slices.Clone(w.env), "LC_ALL=C")
+	w = &utf8
+	t.Run("a foreground command prints C1 clipboard and title sequences to an 8-bit terminal", func(t *testing.T) {
+		eightBit.t = t
+		term := eightBit.onTerminal("start", "example", "--yes", "--", "sh", "-c", hostileOutput8)
+		term.expect("end-of-42")
+		if code := term.exit(); code != 0 {
+			t.Fatalf("start: exit %d\n%q", code, term.out.String())
+		}
+		got := term.out.String()
+		for _, s := range []string{"\x9d52", "\x9b21t", "\x1b]"} {
+			if strings.Contains(got, s) {
+				t.Errorf("the operator's terminal got %q:\n%q", s, got)
+			}
+		}
+		if !strings.Contains(got, "\x1b[31mred\x1b[0m") {
+			t.Errorf("the colour did not reach the operator's terminal:\n%q", got)
+		}
+	})
 	t.Run("a foreground command prints clipboard and title sequences", func(t *testing.T) {
 		term := w.onTerminal("start", "example", "--yes", "--", "sh", "-c", hostileOutput)
 		term.expect("end-of-42")

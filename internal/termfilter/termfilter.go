@@ -49,9 +49,15 @@ const (
 	strEscape       // after ESC inside a string: ST, or a new sequence
 )
 
-// Filter is the streaming filter's state. The zero value is ready; a
-// Filter is not safe for concurrent use.
+// Filter is the streaming filter's state. The zero value is ready for a
+// UTF-8 terminal; a Filter is not safe for concurrent use.
 type Filter struct {
+	// EightBit is set for a terminal that reads single bytes (an 8-bit
+	// locale, such as ISO 8859-1): every byte 0x80-0x9F is then a C1
+	// control to it, also inside what would be UTF-8, and is read so
+	// here; bytes 0xA0-0xFF are text.
+	EightBit bool
+
 	state state
 	// seq holds the current sequence's bytes after its introducer.
 	seq []byte
@@ -109,6 +115,12 @@ func (f *Filter) Append(dst, src []byte) []byte {
 					}
 					j++
 					continue
+				} else if f.EightBit {
+					if c < 0xa0 {
+						break
+					}
+					j++
+					continue
 				} else if c == 0xc2 {
 					break // perhaps a C1 control, U+0080-U+009F
 				}
@@ -146,6 +158,18 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				dst = f.inString(dst, b)
 			} else {
 				dst = f.byte(dst, b)
+			}
+			continue
+		}
+		if f.EightBit {
+			i++
+			switch {
+			case f.state == str:
+				dst = f.inString(dst, b)
+			case b < 0xa0:
+				dst = f.c1(dst, b)
+			default:
+				dst = f.text(dst, src[i-1:i])
 			}
 			continue
 		}
@@ -213,9 +237,10 @@ func (f *Filter) c1(dst []byte, b byte) []byte {
 	return f.byte(dst, b-0x40)
 }
 
-// inString skips a dropped string's ASCII byte b, ending the string at
-// BEL, ST (ESC \), CAN, SUB or an ESC that starts another sequence. (The
-// 8-bit ST, 0x9C or U+009C, is seen in Append.)
+// inString skips a dropped string's byte b (ASCII, or any when
+// EightBit), ending the string at BEL, ST (ESC \, or 0x9C when
+// EightBit), CAN, SUB or an ESC that starts another sequence. (The UTF-8
+// ST, U+009C or a lone 0x9C, is seen in Append.)
 func (f *Filter) inString(dst []byte, b byte) []byte {
 	if f.state == strEscape {
 		f.reset()
@@ -225,10 +250,10 @@ func (f *Filter) inString(dst []byte, b byte) []byte {
 		f.state = escape
 		return f.byte(dst, b)
 	}
-	switch b {
-	case bel, can, sub:
+	switch {
+	case b == bel || b == can || b == sub || b == st && f.EightBit:
 		f.reset()
-	case esc:
+	case b == esc:
 		f.state = strEscape
 	default:
 		if f.skipped++; f.skipped > maxString {
@@ -321,6 +346,12 @@ func (f *Filter) inCSI(dst []byte, b byte) []byte {
 	return dst
 }
 
+// Config is how a Writer filters.
+type Config struct {
+	// EightBit is Filter.EightBit.
+	EightBit bool
+}
+
 // Writer filters what it is given and writes the rest to an underlying
 // writer. It is safe for concurrent use.
 type Writer struct {
@@ -331,7 +362,9 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer that filters into w.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+func NewWriter(w io.Writer, cfg Config) *Writer {
+	return &Writer{w: w, f: Filter{EightBit: cfg.EightBit}}
+}
 
 // Write implements io.Writer. It reports all of p written once the bytes
 // that pass are written.

@@ -129,6 +129,30 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// TestEightBit checks the filter for a terminal of an 8-bit locale, to
+// which any byte 0x80-0x9F is a C1 control, even inside UTF-8.
+func TestEightBit(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"latin-1 text", "caf\xe9 \xa0\xff", "caf\xe9 \xa0\xff"},
+		{"osc 52 inside a utf8 character", "a\u051d52;c;SGVsbG8=\ab", "a\xd4b"},
+		{"csi title report inside a utf8 character", "\u051b21t", "\xd4"},
+		{"utf8 continuation bytes are controls", "日", "\xe6\xa5"},
+		{"raw c1 csi", "\x9b31mx", "\x1b[31mx"},
+		{"raw c1 st ends a string", "\x9d0;t\x9cx", "x"},
+		{"ascii sequences as ever", "\x1b]0;t\a\x1b[31mr", "\x1b[31mr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := Filter{EightBit: true}
+			if diff := cmp.Diff(tt.want, string(f.Flush(f.Append(nil, []byte(tt.in))))); diff != "" {
+				t.Errorf("filter(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
 // TestSplits feeds a mix of everything at every split point, and one byte
 // at a time: the output must not depend on how the stream was cut.
 func TestSplits(t *testing.T) {
@@ -175,7 +199,7 @@ func TestUnterminatedString(t *testing.T) {
 
 func TestWriter(t *testing.T) {
 	var buf bytes.Buffer
-	w := NewWriter(&buf)
+	w := NewWriter(&buf, Config{})
 	for _, s := range []string{"\x1b]52;c;SGVs", "bG8=\a\x1b[3", "1mred\x1b[0m\xe6", "\x97\xa5"} {
 		n, err := w.Write([]byte(s))
 		if err != nil || n != len(s) {
@@ -188,7 +212,7 @@ func TestWriter(t *testing.T) {
 	if got, want := buf.String(), "\x1b[31mred\x1b[0m日"; got != want {
 		t.Errorf("wrote %q, want %q", got, want)
 	}
-	failing := NewWriter(errWriter{})
+	failing := NewWriter(errWriter{}, Config{})
 	if _, err := failing.Write([]byte("x")); err == nil {
 		t.Error("Write to a failing writer: no error")
 	}
@@ -206,14 +230,22 @@ var forbidden = []string{"\x1b]", "\x1bP", "\x1bX", "\x1b^", "\x1b_", "\x1b%", "
 
 // checkOutput fails t when out has anything but text, format effectors
 // and sequences of the allowlist.
-func checkOutput(t *testing.T, in, out []byte) {
+func checkOutput(t *testing.T, eightBit bool, in, out []byte) {
 	t.Helper()
-	if !utf8.Valid(out) {
-		t.Fatalf("filter(%q) = %q: not UTF-8", in, out)
-	}
-	for _, r := range string(out) {
-		if r >= 0x80 && r < 0xa0 {
-			t.Fatalf("filter(%q) = %q: has C1 control %U", in, out, r)
+	if eightBit {
+		for _, b := range out {
+			if b >= 0x80 && b < 0xa0 {
+				t.Fatalf("8-bit filter(%q) = %q: has C1 control %#x", in, out, b)
+			}
+		}
+	} else {
+		if !utf8.Valid(out) {
+			t.Fatalf("filter(%q) = %q: not UTF-8", in, out)
+		}
+		for _, r := range string(out) {
+			if r >= 0x80 && r < 0xa0 {
+				t.Fatalf("filter(%q) = %q: has C1 control %U", in, out, r)
+			}
 		}
 	}
 	for _, s := range forbidden {
@@ -251,6 +283,17 @@ func isPlain(in []byte) bool {
 	return true
 }
 
+// isPlain8 reports whether in is text that must pass unchanged to an
+// 8-bit terminal.
+func isPlain8(in []byte) bool {
+	for _, b := range in {
+		if b < 0x80 && !plain[b] || b >= 0x80 && b < 0xa0 {
+			return false
+		}
+	}
+	return true
+}
+
 func FuzzFilter(f *testing.F) {
 	for _, s := range []string{
 		"plain text\r\n", "\x1b]52;c;SGVsbG8=\a\x1b]0;pwned\a\x1b[31mred\x1b[0m",
@@ -260,23 +303,25 @@ func FuzzFilter(f *testing.F) {
 		f.Add([]byte(s), uint16(3))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
-		var fl Filter
-		out := fl.Flush(fl.Append(nil, in))
-		checkOutput(t, in, out)
-		// Cut anywhere, the same.
-		c := int(cut) % (len(in) + 1)
-		var fc Filter
-		split := fc.Flush(fc.Append(fc.Append(nil, in[:c]), in[c:]))
-		if !bytes.Equal(split, out) {
-			t.Fatalf("filter(%q) cut at %d = %q, whole = %q", in, c, split, out)
-		}
-		// Idempotent: what passed passes again, unchanged.
-		var again Filter
-		if twice := again.Flush(again.Append(nil, out)); !bytes.Equal(twice, out) {
-			t.Fatalf("filter(filter(%q)) = %q, want %q", in, twice, out)
-		}
-		if isPlain(in) && !bytes.Equal(out, in) {
-			t.Fatalf("filter(%q) = %q, want plain text unchanged", in, out)
+		for _, eightBit := range []bool{false, true} {
+			fl := Filter{EightBit: eightBit}
+			out := fl.Flush(fl.Append(nil, in))
+			checkOutput(t, eightBit, in, out)
+			// Cut anywhere, the same.
+			c := int(cut) % (len(in) + 1)
+			fc := Filter{EightBit: eightBit}
+			split := fc.Flush(fc.Append(fc.Append(nil, in[:c]), in[c:]))
+			if !bytes.Equal(split, out) {
+				t.Fatalf("filter(%q) cut at %d = %q, whole = %q (8-bit %v)", in, c, split, out, eightBit)
+			}
+			// Idempotent: what passed passes again, unchanged.
+			again := Filter{EightBit: eightBit}
+			if twice := again.Flush(again.Append(nil, out)); !bytes.Equal(twice, out) {
+				t.Fatalf("filter(filter(%q)) = %q, want %q (8-bit %v)", in, twice, out, eightBit)
+			}
+			if (eightBit && isPlain8(in) || !eightBit && isPlain(in)) && !bytes.Equal(out, in) {
+				t.Fatalf("filter(%q) = %q, want plain text unchanged", in, out)
+			}
 		}
 	})
 }
