@@ -46,13 +46,11 @@ const hostileOutput8 = `printf '\324\23552;c;SGVsbG8=\007\324\23321t\033[31mred\
 // bottle's output reaches the operator's terminal.
 func terminalEscapes(t *testing.T, w *world) {
 	// The filter follows the locale; the tests choose theirs.
-	utf8, eightBit := *w, *w
-	utf8.env = append(slices.Clone(w.env), "LC_ALL=C.UTF-8")
-	eightBit.env = append(slices.Clone(w.env), "LC_ALL=C")
-	w = &utf8
+	inUTF8, in8Bit := *w, *w
+	inUTF8.env = append(slices.Clone(w.env), "LC_ALL=C.UTF-8")
+	in8Bit.env = append(slices.Clone(w.env), "LC_ALL=C")
 	t.Run("a foreground command prints C1 clipboard and title sequences to an 8-bit terminal", func(t *testing.T) {
-		eightBit.t = t
-		term := eightBit.onTerminal("start", "example", "--yes", "--", "sh", "-c", hostileOutput8)
+		term := in8Bit.in(t).onTerminal("start", "example", "--yes", "--", "sh", "-c", hostileOutput8)
 		term.expect("end-of-42")
 		if code := term.exit(); code != 0 {
 			t.Fatalf("start: exit %d\n%q", code, term.out.String())
@@ -68,6 +66,7 @@ func terminalEscapes(t *testing.T, w *world) {
 		}
 	})
 	t.Run("a foreground command prints clipboard and title sequences", func(t *testing.T) {
+		w := inUTF8.in(t)
 		term := w.onTerminal("start", "example", "--yes", "--", "sh", "-c", hostileOutput)
 		term.expect("end-of-42")
 		if code := term.exit(); code != 0 {
@@ -76,6 +75,7 @@ func terminalEscapes(t *testing.T, w *world) {
 		requireFiltered(t, term)
 	})
 	t.Run("the agent's shell in a foreground start prints clipboard and title sequences", func(t *testing.T) {
+		w := inUTF8.in(t)
 		term := w.onTerminal("start", "example", "--yes")
 		term.send("\n")
 		term.expect("$ ")
@@ -87,6 +87,7 @@ func terminalEscapes(t *testing.T, w *world) {
 		requireFiltered(t, term)
 	})
 	t.Run("an attach replays a detached command's clipboard and title sequences", func(t *testing.T) {
+		w := inUTF8.in(t)
 		slug := w.startDetached("--", "sh", "-c", hostileOutput+"; exec sleep 600")
 		defer func() { _, _ = w.run("stop", slug) }()
 		term := w.onTerminal("attach", slug)
@@ -103,6 +104,7 @@ func terminalEscapes(t *testing.T, w *world) {
 		requireFiltered(t, logs)
 	})
 	t.Run("the agent's shell prints clipboard and title sequences to an attached terminal", func(t *testing.T) {
+		w := inUTF8.in(t)
 		slug := w.startDetached()
 		defer func() { _, _ = w.run("stop", slug) }()
 		term := w.onTerminal("attach", slug)
@@ -116,6 +118,7 @@ func terminalEscapes(t *testing.T, w *world) {
 		requireFiltered(t, term)
 	})
 	t.Run("exec on a terminal prints clipboard and title sequences", func(t *testing.T) {
+		w := inUTF8.in(t)
 		slug := w.startDetached("--", "sleep", "600")
 		defer func() { _, _ = w.run("stop", slug) }()
 		term := w.onTerminal("exec", slug, "--", "sh", "-c", hostileOutput)
@@ -125,6 +128,12 @@ func terminalEscapes(t *testing.T, w *world) {
 		}
 		requireFiltered(t, term)
 	})
+}
+
+// in returns a copy of w for the (sub)test t.
+func (w world) in(t *testing.T) *world {
+	w.t = t
+	return &w
 }
 
 func TestNativeTerminalEscapes(t *testing.T) { terminalEscapes(t, newNativeWorld(t)) }
