@@ -18,19 +18,21 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
-	terminal bool // stdin and stdout are both terminals
-	noColor  bool // NO_COLOR is set, or TERM=dumb
+	terminal    bool // stdin and stdout are both terminals
+	outTerminal bool // stdout is a terminal
+	noColor     bool // NO_COLOR is set, or TERM=dumb
 }
 
 // SystemIO returns the process's standard streams. Those that are
 // terminals are filtered (see terminalWriter).
 func SystemIO() *IOStreams {
 	return &IOStreams{
-		In:       os.Stdin,
-		Out:      terminalWriter(os.Stdout),
-		ErrOut:   terminalWriter(os.Stderr),
-		terminal: isTerminal(os.Stdin) && isTerminal(os.Stdout),
-		noColor:  os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb",
+		In:          os.Stdin,
+		Out:         terminalWriter(os.Stdout),
+		ErrOut:      terminalWriter(os.Stderr),
+		terminal:    isTerminal(os.Stdin) && isTerminal(os.Stdout),
+		outTerminal: isTerminal(os.Stdout),
+		noColor:     os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb",
 	}
 }
 
@@ -75,6 +77,9 @@ func TestIO() (ios *IOStreams, in, out, errOut *bytes.Buffer) {
 // IsTerminal reports whether stdin and stdout are both terminals, that is
 // whether a person is there to answer a prompt and read the answer.
 func (s *IOStreams) IsTerminal() bool { return s.terminal }
+
+// OutIsTerminal reports whether stdout is a terminal, whatever stdin is.
+func (s *IOStreams) OutIsTerminal() bool { return s.outTerminal }
 
 // ColorEnabled reports whether output may use colour: only on a terminal,
 // and never when NO_COLOR (https://no-color.org) is set.

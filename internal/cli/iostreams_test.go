@@ -8,6 +8,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/term"
+
+	"github.com/bot-bottle/bot-bottle/internal/termfilter"
 )
 
 func TestIOStreamsTerminal(t *testing.T) {
@@ -87,5 +89,14 @@ func TestEightBitLocale(t *testing.T) {
 		if got := eightBitLocale(lookup); got != tt.want {
 			t.Errorf("eightBitLocale(%v) = %v, want %v", tt.env, got, tt.want)
 		}
+	}
+}
+
+// TestTerminalReset checks that the filter passes every sequence of the
+// reset whole: one it dropped would leave its mode on.
+func TestTerminalReset(t *testing.T) {
+	var f termfilter.Filter
+	if got := string(f.Flush(f.Append(nil, []byte(terminalReset)))); got != terminalReset {
+		t.Errorf("the filter turned the reset %q into %q", terminalReset, got)
 	}
 }

@@ -86,6 +86,28 @@ func terminalEscapes(t *testing.T, w *world) {
 		}
 		requireFiltered(t, term)
 	})
+	t.Run("a command leaves mouse reports, held output and keyboard modes on after it ends", func(t *testing.T) {
+		w := inUTF8.in(t)
+		slug := w.startDetached("--", "sleep", "600")
+		defer func() { _, _ = w.run("stop", slug) }()
+		for _, args := range [][]string{
+			{"start", "example", "--yes", "--"},
+			{"exec", slug, "--"},
+		} {
+			term := w.onTerminal(append(args, "sh", "-c", `printf '\033[?1000h\033[?2026h\033[=1u\033[>4;2m'; echo end-of-$((6*7))`)...)
+			term.expect("end-of-42")
+			if code := term.exit(); code != 0 {
+				t.Fatalf("%s: exit %d\n%q", args[0], code, term.out.String())
+			}
+			got := term.out.String()
+			after := got[strings.LastIndex(got, "end-of-42"):]
+			for _, s := range []string{"\x1b[?1000l", "\x1b[?2026l", "\x1b[=0;1u", "\x1b[>4m"} {
+				if !strings.Contains(after, s) {
+					t.Errorf("%s: the terminal was left without %q:\n%q", args[0], s, got)
+				}
+			}
+		}
+	})
 	t.Run("an attach replays a detached command's clipboard and title sequences", func(t *testing.T) {
 		w := inUTF8.in(t)
 		slug := w.startDetached("--", "sh", "-c", hostileOutput+"; exec sleep 600")
