@@ -70,6 +70,7 @@ func newExecCmd(env *Env) *cobra.Command {
 			return flagErrorf("give the command after --: bot-bottle exec %s -- CMD...", slug)
 		}
 		ios := env.IO
+		defer resetTerminal(ios)
 		e := backend.Exec{Cmd: rest, Stdio: backend.Stdio{Stdout: ios.Out, Stderr: ios.ErrOut, Stdin: ios.In, TTY: ios.IsTerminal()}}
 		if e.TTY {
 			restore, resize, err := rawTerminal(ctx, ios)

@@ -201,6 +201,7 @@ func runBottle(ctx context.Context, env *Env, be backend.Backend, l *launch.Laun
 // command and returns its exit status.
 func attach(ctx context.Context, env *Env, be backend.Backend, slug string, tty bool) (int, error) {
 	ios := env.IO
+	defer resetTerminal(ios)
 	s := backend.Stdio{Stdout: ios.Out, Stderr: ios.ErrOut, TTY: tty}
 	if tty {
 		restore, resize, err := rawTerminal(ctx, ios)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/creack/pty"
 
@@ -37,7 +38,6 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 			}()
 		}
 		go func() { _, _ = io.Copy(stdout, b.tty); copied <- struct{}{} }()
-		copied <- struct{}{}
 	default:
 		go func() { _, _ = io.Copy(stdout, b.stdout); copied <- struct{}{} }()
 		go func() { _, _ = io.Copy(stderr, b.stderr); copied <- struct{}{} }()
@@ -47,6 +47,14 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 		if b.tty == nil {
 			<-copied
 			<-copied
+		} else {
+			// The init and every process of the bottle are gone, so the
+			// terminal's far side is closed: the master reads the rest
+			// of the output, then fails.
+			select {
+			case <-copied:
+			case <-time.After(ttyDrain):
+			}
 		}
 		return b.status, nil
 	case <-ctx.Done():
@@ -101,6 +109,7 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 	}()
 	var stdin, stdout, stderr *os.File
 	var waits []chan struct{}
+	var ttyDone chan struct{}
 	if e.TTY {
 		master, tty, err := pty.Open()
 		if err != nil {
@@ -111,8 +120,8 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 		if e.Stdin != nil {
 			go func() { _, _ = io.Copy(master, e.Stdin) }()
 		}
-		done := make(chan struct{})
-		go func() { _, _ = io.Copy(orDiscard(e.Stdout), master); close(done) }()
+		ttyDone = make(chan struct{})
+		go func() { _, _ = io.Copy(orDiscard(e.Stdout), master); close(ttyDone) }()
 	} else {
 		if stdin, err = os.Open(os.DevNull); err != nil {
 			return 0, err
@@ -165,7 +174,16 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 		if r.err != nil {
 			return 0, r.err
 		}
-		if !e.TTY {
+		if e.TTY {
+			// The rest of the output is still in the terminal: once our
+			// copy of its far side closes, the master reads it to the end,
+			// unless a process the command left behind holds it open.
+			_ = stdout.Close()
+			select {
+			case <-ttyDone:
+			case <-time.After(ttyDrain):
+			}
+		} else {
 			// Our copies of the write ends must close for the readers to end.
 			_ = stdout.Close()
 			_ = stderr.Close()
@@ -181,6 +199,10 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 		return 0, ctx.Err()
 	}
 }
+
+// ttyDrain bounds how long Exec waits for the rest of a command's output
+// on its terminal after the command ended.
+const ttyDrain = 3 * time.Second
 
 // controlSocket is where slug's init takes exec requests: known for the
 // bottles of this process, found in the state folder for another's.
