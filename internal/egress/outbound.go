@@ -147,7 +147,10 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"query", d})
 		}
 	}
+	var names strings.Builder
 	for name, vs := range r.Header {
+		names.WriteString(name)
+		names.WriteByte('\n')
 		// The agent's Authorization is dropped before forwarding; its
 		// placeholder must not trip the scanners.
 		if name == "Authorization" || name == "Proxy-Authorization" {
@@ -157,6 +160,10 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"header " + name, v})
 		}
 	}
+	// Header names are a channel too. Go and HTTP/2 change their case, so
+	// they are scanned lowercased as well (that catches hex and lowercase
+	// values).
+	s = append(s, surface{"header names", names.String()}, surface{"header names", strings.ToLower(names.String())})
 	if len(body) > 0 {
 		s = append(s, surface{"body", string(body)})
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
@@ -255,7 +262,7 @@ func redact(r *http.Request, fs []dlp.Finding, body []byte) *refusal {
 	for _, f := range fs {
 		// "request" means the match was only visible decoded (base64 and
 		// the like): replacing the decoded text would change nothing.
-		if f.Surface == "host" || f.Surface == "request" || f.Text() == "" {
+		if f.Surface == "host" || f.Surface == "header names" || f.Surface == "request" || f.Text() == "" {
 			return refuse(BlockDLPOutbound, "%s; it cannot be redacted from there", describe([]dlp.Finding{f}))
 		}
 	}

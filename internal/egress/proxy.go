@@ -345,6 +345,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header.Del("Authorization")
 	out.Header.Del("Proxy-Authorization")
 	out.Header.Del("Proxy-Connection")
+	sanitize(out)
 	if f.credential != "" {
 		out.Header.Set("Authorization", f.credential)
 	}

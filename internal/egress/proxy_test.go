@@ -23,7 +23,7 @@ import (
 // hit is one request an upstream saw.
 type hit struct {
 	Host, Method, Path, Auth, Proto, Body string
-	Header                                http.Header
+	Header, Trailer                       http.Header
 }
 
 // upstream is a fake internet host on loopback that records every hit.
@@ -51,7 +51,7 @@ func newUpstream(t *testing.T, ca *CA, names ...string) *upstream {
 	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		body, _ := io.ReadAll(r.Body)
-		u.hits = append(u.hits, hit{Host: r.Host, Method: r.Method, Path: r.URL.RequestURI(), Auth: r.Header.Get("Authorization"), Proto: r.Proto, Body: string(body), Header: r.Header.Clone()})
+		u.hits = append(u.hits, hit{Host: r.Host, Method: r.Method, Path: r.URL.RequestURI(), Auth: r.Header.Get("Authorization"), Proto: r.Proto, Body: string(body), Header: r.Header.Clone(), Trailer: r.Trailer.Clone()})
 		u.mu.Unlock()
 		switch {
 		case r.URL.Path == "/ws" && r.Header.Get("Upgrade") == "websocket":
