@@ -125,7 +125,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.transport = newTransport(cfg.Resolve, rootsFunc(cfg))
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		ModifyResponse: p.modifyResponse,
+		ModifyResponse: p.respond,
 		Transport:      p.transport,
 		// Zero: sized responses are buffered as usual, while streams
 		// (text/event-stream, or no Content-Length) are flushed after
