@@ -78,7 +78,10 @@ func (p *Proxy) outbound(st *state, rt *policy.Route, t target, r *http.Request)
 		// Known secrets are found in every encoding at any size.
 		var head strings.Builder
 		for _, s := range surfaces {
-			if s.name != "host" && s.name != "body" {
+			// Header names are left out: in canonical case no token
+			// pattern survives in them, and the known secrets are
+			// looked for there above.
+			if s.name != "host" && s.name != "body" && s.name != "header names" {
 				head.WriteString(s.text)
 				head.WriteByte('\n')
 			}
@@ -147,10 +150,7 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"query", d})
 		}
 	}
-	var names strings.Builder
 	for name, vs := range r.Header {
-		names.WriteString(name)
-		names.WriteByte('\n')
 		// The agent's Authorization is dropped before forwarding; its
 		// placeholder must not trip the scanners.
 		if name == "Authorization" || name == "Proxy-Authorization" {
@@ -160,10 +160,7 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"header " + name, v})
 		}
 	}
-	// Header names are a channel too. Go and HTTP/2 change their case, so
-	// they are scanned lowercased as well (that catches hex and lowercase
-	// values).
-	s = append(s, surface{"header names", names.String()}, surface{"header names", strings.ToLower(names.String())})
+	s = append(s, surface{"header names", headerNames(r.Header)})
 	if len(body) > 0 {
 		s = append(s, surface{"body", string(body)})
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
@@ -173,6 +170,31 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 		}
 	}
 	return s
+}
+
+// headerNames returns the request's header names, lowercased, one a line.
+// Header names are a channel too. Go and HTTP/2 put them in canonical case
+// (the first letter and each after "-" upper, the rest lower), so only
+// their lowercased form keeps what the agent sent: a lowercase or hex
+// value is found there.
+func headerNames(h http.Header) string {
+	n := 0
+	for name := range h {
+		n += len(name) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for name := range h {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func surfaceOf(ss []surface, text string) string {
