@@ -281,6 +281,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 	rec := p.start(r, t)
 	st := p.state.Load()
 	rt, path, rf := decide(st.pol, t, r)
+	if rf == nil {
+		rf = checkFormOverride(rt, r)
+	}
 	if rf != nil {
 		rec.refuse(w, rf)
 		return

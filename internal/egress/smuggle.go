@@ -1,6 +1,8 @@
 package egress
 
 import (
+	"bytes"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -72,10 +74,14 @@ func checkSmuggling(rt *policy.Route, r *http.Request, query url.Values) *refusa
 }
 
 // checkMethod lets the standard methods through, and another only where a
-// match of the route names it exactly.
+// match of the route names it exactly. CONNECT never passes inside a
+// tunnel: over HTTP/2 it would open a tunnel of its own (RFC 8441).
 func checkMethod(rt *policy.Route, m string) *refusal {
 	if slices.Contains(standardMethods, m) {
 		return nil
+	}
+	if m == http.MethodConnect {
+		return refuse(BlockNonStandardMethod, "CONNECT inside a tunnel is never allowed")
 	}
 	for _, mt := range rt.Matches {
 		if slices.Contains(mt.Methods, m) {
@@ -129,4 +135,37 @@ func setCanonicalPath(u *url.URL) {
 		return
 	}
 	u.Path, u.RawPath = p, clean
+}
+
+// checkFormOverride refuses, on a route whose matches restrict it, a form
+// POST whose body sets _method (Rails, Laravel, Symfony and Express read
+// it as the real method). It reads the body (bounded, like outbound DLP)
+// and puts it back.
+func checkFormOverride(rt *policy.Route, r *http.Request) *refusal {
+	if len(rt.Matches) == 0 || r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
+		return nil
+	}
+	raw, decoded, rf := readBody(r)
+	if rf != nil {
+		return rf
+	}
+	resetBody(r, raw)
+	lower := bytes.ToLower(decoded)
+	if mt == "multipart/form-data" {
+		if bytes.Contains(lower, []byte(`name="_method"`)) || bytes.Contains(lower, []byte(`name=_method`)) {
+			return refuse(BlockOverride, "the form's _method field would let the upstream use another method than route %s checked; drop it", rt.Host)
+		}
+		return nil
+	}
+	q, _ := url.ParseQuery(string(decoded))
+	for k := range q {
+		if slices.Contains(overrideParams, strings.ToLower(k)) {
+			return refuse(BlockOverride, "the form's %s field would let the upstream use another method than route %s checked; drop it", k, rt.Host)
+		}
+	}
+	return nil
 }

@@ -218,3 +218,49 @@ func TestHeaderNameScanned(t *testing.T) {
 		t.Errorf("a secret in a header name reached the upstream: %+v", hits)
 	}
 }
+
+// TestFormMethodOverrideRefused: a form POST carrying _method on a route
+// that restricts methods is refused; the same form elsewhere passes with
+// its body intact.
+func TestFormMethodOverrideRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(false)
+	for _, tc := range []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", "a=1&_method=DELETE"},
+		{"application/x-www-form-urlencoded; charset=utf-8", "_METHOD=delete"},
+		{"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XX--\r\n"},
+	} {
+		req, _ := http.NewRequest("POST", "https://api.test/v1/models", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", tc.ct)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 || resp.Header.Get(BlockHeader) != BlockOverride {
+			t.Errorf("POST %s %q = %d %q, want 403 %s", tc.ct, tc.body, resp.StatusCode, resp.Header.Get(BlockHeader), BlockOverride)
+		}
+	}
+	if hits := e.up.Hits(); len(hits) != 0 {
+		t.Errorf("form overrides reached the upstream: %+v", hits)
+	}
+	for _, u := range []string{"https://api.test/v1/models", "https://open.test/x"} {
+		body := "a=1&b=2"
+		if strings.Contains(u, "open") {
+			body = "a=1&_method=DELETE"
+		}
+		req, _ := http.NewRequest("POST", u, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("POST %s %q = %d, want 200", u, body, resp.StatusCode)
+		}
+	}
+	if hits := e.up.Hits(); len(hits) != 2 || hits[0].Body != "a=1&b=2" || hits[1].Body != "a=1&_method=DELETE" {
+		t.Errorf("upstream hits = %+v, want both forms with their bodies", hits)
+	}
+}
