@@ -134,7 +134,7 @@ func bestFit(s string) string {
 // each segment, then resolves dot segments as a lenient server does.
 func resolve(p string, windows bool) string {
 	var segs []string
-	for _, s := range strings.Split(p, "/") {
+	for s := range strings.SplitSeq(p, "/") {
 		s, _, _ = strings.Cut(s, ";")
 		if windows && s != "." && s != ".." {
 			if t := strings.TrimRight(s, ". "); t != s {

@@ -220,12 +220,13 @@ type wsStream struct {
 
 // wsHeader is a parsed frame header.
 type wsHeader struct {
-	fin     bool
-	op      byte
-	masked  bool
-	key     [4]byte
-	hdrLen  int
-	payload uint64
+	fin    bool
+	op     byte
+	masked bool
+	key    [4]byte
+	hdrLen int
+	// payload is the payload length, at most maxWSMessage.
+	payload int
 }
 
 // parseWSHeader parses the frame header at the start of b. It returns
@@ -250,28 +251,28 @@ func parseWSHeader(b []byte, fromClient bool) (h wsHeader, ok bool, rf *refusal)
 		return h, false, refuse(BlockWebSocket, "a WebSocket frame is masked the wrong way for its direction (RFC 6455 section 5.1)")
 	}
 	h.hdrLen = 2
-	switch n := b[1] & 0x7f; n {
+	var n uint64
+	switch n = uint64(b[1] & 0x7f); n {
 	case 126:
 		if len(b) < 4 {
 			return h, false, nil
 		}
-		h.payload = uint64(binary.BigEndian.Uint16(b[2:4]))
+		n = uint64(binary.BigEndian.Uint16(b[2:4]))
 		h.hdrLen = 4
 	case 127:
 		if len(b) < 10 {
 			return h, false, nil
 		}
-		h.payload = binary.BigEndian.Uint64(b[2:10])
+		n = binary.BigEndian.Uint64(b[2:10])
 		h.hdrLen = 10
-	default:
-		h.payload = uint64(n)
 	}
-	if h.op >= 8 && (!h.fin || h.payload > 125) {
+	if h.op >= 8 && (!h.fin || n > 125) {
 		return h, false, refuse(BlockWebSocket, "a WebSocket control frame is fragmented or longer than 125 bytes")
 	}
-	if h.payload > maxWSMessage {
+	if n > maxWSMessage {
 		return h, false, refuse(BlockWebSocket, "a WebSocket frame is over %d MiB and cannot be scanned", maxWSMessage>>20)
 	}
+	h.payload = int(n)
 	if h.masked {
 		if len(b) < h.hdrLen+4 {
 			return h, false, nil
@@ -292,10 +293,10 @@ func (s *wsStream) feed(p []byte) (release []byte, rf *refusal) {
 		if rf != nil {
 			return nil, rf
 		}
-		if !ok || uint64(len(s.buf)-h.hdrLen) < h.payload {
+		if !ok || len(s.buf)-h.hdrLen < h.payload {
 			break
 		}
-		end := h.hdrLen + int(h.payload)
+		end := h.hdrLen + h.payload
 		raw := s.buf[:end]
 		payload := unmask(raw[h.hdrLen:], h)
 		switch {

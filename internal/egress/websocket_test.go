@@ -147,7 +147,7 @@ func serveWebSocket(u *upstream, w http.ResponseWriter, r *http.Request) {
 
 // dialWebSocket opens a tunnel to host and upgrades path, offering
 // extra handshake headers.
-func dialWebSocket(t *testing.T, e *env, host, path, extra string) (*tls.Conn, *bufio.Reader, *http.Response) {
+func dialWebSocket(t *testing.T, e *env, host, path, extra string) (*tls.Conn, *bufio.Reader, int) {
 	t.Helper()
 	tc := tunnelTLS(t, e, host, &tls.Config{ServerName: host, RootCAs: e.agentCA, NextProtos: []string{"http/1.1"}})
 	fmt.Fprintf(tc, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
@@ -157,8 +157,9 @@ func dialWebSocket(t *testing.T, e *env, host, path, extra string) (*tls.Conn, *
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp.Body.Close()
 	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
-	return tc, br, resp
+	return tc, br, resp.StatusCode
 }
 
 func (u *upstream) wsPayloads() []string {
@@ -172,9 +173,9 @@ func (u *upstream) wsPayloads() []string {
 func TestWebSocketUpgrade(t *testing.T) {
 	for _, pol := range []string{testPolicy, dlpPolicy} {
 		e := newEnvWith(t, pol)
-		tc, br, resp := dialWebSocket(t, e, "open.test", "/ws", "")
-		if resp.StatusCode != http.StatusSwitchingProtocols {
-			t.Fatalf("upgrade = %d, want 101", resp.StatusCode)
+		tc, br, status := dialWebSocket(t, e, "open.test", "/ws", "")
+		if status != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade = %d, want 101", status)
 		}
 		long := strings.Repeat("a long clean message ", 5000)
 		for _, m := range []string{"ping", long} {
@@ -223,9 +224,9 @@ func TestWebSocketFramesScanned(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvWith(t, dlpPolicy)
-			conn, br, resp := dialWebSocket(t, e, tc.host, tc.path, "")
-			if resp.StatusCode != http.StatusSwitchingProtocols {
-				t.Fatalf("upgrade = %d, want 101", resp.StatusCode)
+			conn, br, status := dialWebSocket(t, e, tc.host, tc.path, "")
+			if status != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade = %d, want 101", status)
 			}
 			var got []string
 			done := make(chan struct{})
@@ -283,17 +284,16 @@ func waitEvent(t *testing.T, e *env, method string) Event {
 // extension anyway does not get its connection.
 func TestWebSocketExtensionsRefused(t *testing.T) {
 	e := newEnvWith(t, dlpPolicy)
-	_, _, resp := dialWebSocket(t, e, "open.test", "/ws", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade = %d, want 101", resp.StatusCode)
+	_, _, status := dialWebSocket(t, e, "open.test", "/ws", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+	if status != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade = %d, want 101", status)
 	}
 	for _, h := range e.up.Hits() {
 		if v := h.Header.Values("Sec-Websocket-Extensions"); len(v) != 0 {
 			t.Errorf("the upstream saw the extension offer %q", v)
 		}
 	}
-	_, _, resp = dialWebSocket(t, e, "open.test", "/ws?deflate", "")
-	if resp.StatusCode == http.StatusSwitchingProtocols {
+	if _, _, status = dialWebSocket(t, e, "open.test", "/ws?deflate", ""); status == http.StatusSwitchingProtocols {
 		t.Errorf("an upstream that forces permessage-deflate got its upgrade")
 	}
 }

@@ -43,11 +43,12 @@ func (h *Harness) runSmuggling(t *testing.T, slug string) {
 			t.Fatal(err)
 		}
 		for _, hit := range report {
-			seen := hit.Path
+			var seen strings.Builder
+			seen.WriteString(hit.Path)
 			for _, vs := range hit.Headers {
-				seen += "\n" + strings.Join(vs, "\n")
+				seen.WriteString("\n" + strings.Join(vs, "\n"))
 			}
-			if strings.Contains(seen, smugglingMarker) {
+			if strings.Contains(seen.String(), smugglingMarker) {
 				t.Errorf("a smuggling probe reached the upstream: %+v", hit)
 			}
 		}
