@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -262,5 +263,46 @@ func TestFormMethodOverrideRefused(t *testing.T) {
 	}
 	if hits := e.up.Hits(); len(hits) != 2 || hits[0].Body != "a=1&b=2" || hits[1].Body != "a=1&_method=DELETE" {
 		t.Errorf("upstream hits = %+v, want both forms with their bodies", hits)
+	}
+}
+
+func TestCheckSmuggling(t *testing.T) {
+	restricted := policyRoute(t, testPolicy, "api.test")
+	open := policyRoute(t, testPolicy, "open.test")
+	for _, tc := range []struct {
+		name   string
+		rt     *policy.Route
+		method string
+		header http.Header
+		query  string
+		want   string
+	}{
+		{"get", restricted, "GET", nil, "", ""},
+		{"lowercase-method", open, "get", nil, "", BlockNonStandardMethod},
+		{"connect", open, "CONNECT", nil, "", BlockNonStandardMethod},
+		{"track", open, "TRACK", nil, "", BlockNonStandardMethod},
+		{"underscore-override", restricted, "GET", http.Header{"X_original_url": {"/admin"}}, "", BlockOverride},
+		{"override-open-route", open, "GET", http.Header{"X-Original-Url": {"/admin"}}, "", ""},
+		{"query-override", restricted, "GET", nil, "_Method=PUT", BlockOverride},
+		{"query-override-open-route", open, "GET", nil, "_method=PUT", ""},
+		{"websocket", open, "GET", http.Header{"Connection": {"keep-alive, Upgrade"}, "Upgrade": {"WebSocket"}}, "", ""},
+		{"h2c", open, "GET", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"h2c"}}, "", BlockUpgrade},
+		{"two-upgrades", open, "GET", http.Header{"Connection": {"upgrade"}, "Upgrade": {"websocket", "h2c"}}, "", BlockUpgrade},
+		{"upgrade-without-connection", open, "GET", http.Header{"Upgrade": {"h2c"}}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &http.Request{Method: tc.method, Header: tc.header}
+			if r.Header == nil {
+				r.Header = http.Header{}
+			}
+			q, _ := url.ParseQuery(tc.query)
+			got := ""
+			if rf := checkSmuggling(tc.rt, r, q); rf != nil {
+				got = rf.code
+			}
+			if got != tc.want {
+				t.Errorf("checkSmuggling(%s) = %q, want %q", tc.name, got, tc.want)
+			}
+		})
 	}
 }
