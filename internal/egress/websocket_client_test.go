@@ -95,6 +95,9 @@ func TestWebSocketRealClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, resp, err := websocket.Dial(ctx, "wss://open.test/ws", &websocket.DialOptions{HTTPClient: client, CompressionMode: websocket.CompressionContextTakeover})
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close() // On success Dial has set it to nil.
+	}
 	if err != nil {
 		t.Fatalf("dial through the proxy: %v", err)
 	}
