@@ -150,7 +150,21 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"query", d})
 		}
 	}
+	// Header names are a channel too. Go and HTTP/2 put them in canonical
+	// case (the first letter and each after "-" upper, the rest lower),
+	// so only their lowercased form keeps what the agent sent: a
+	// lowercase or hex value is found there.
+	var names strings.Builder
+	names.Grow(24 * len(r.Header))
 	for name, vs := range r.Header {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			names.WriteByte(c)
+		}
+		names.WriteByte('\n')
 		// The agent's Authorization is dropped before forwarding; its
 		// placeholder must not trip the scanners.
 		if name == "Authorization" || name == "Proxy-Authorization" {
@@ -160,7 +174,7 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"header " + name, v})
 		}
 	}
-	s = append(s, surface{"header names", headerNames(r.Header)})
+	s = append(s, surface{"header names", names.String()})
 	if len(body) > 0 {
 		s = append(s, surface{"body", string(body)})
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
@@ -170,31 +184,6 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 		}
 	}
 	return s
-}
-
-// headerNames returns the request's header names, lowercased, one a line.
-// Header names are a channel too. Go and HTTP/2 put them in canonical case
-// (the first letter and each after "-" upper, the rest lower), so only
-// their lowercased form keeps what the agent sent: a lowercase or hex
-// value is found there.
-func headerNames(h http.Header) string {
-	n := 0
-	for name := range h {
-		n += len(name) + 1
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for name := range h {
-		for i := 0; i < len(name); i++ {
-			c := name[i]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			b.WriteByte(c)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
 
 func surfaceOf(ss []surface, text string) string {
