@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
@@ -65,17 +64,14 @@ func (p *Proxy) upgraded(res *http.Response) error {
 	ws.up = wsStream{fromClient: true, scan: func(b []byte) *refusal { return scanWSOut(st, f.route, patterns, b) }}
 	ws.down = wsStream{scan: func(b []byte) *refusal { return scanWSIn(st, b) }}
 	ws.blocked = func(rf *refusal) {
-		host := f.target.host
-		if f.target.port != "443" && f.target.port != "80" {
-			host += ":" + f.target.port
-		}
-		now := time.Now().UTC()
-		p.log.Warn("websocket closed", "host", host, "rule", rf.code)
-		p.refusals.add(RecentRefusal{Time: now, Method: "websocket", Host: host, Path: res.Request.URL.Path, Rule: rf.code, Reason: rf.reason})
-		if p.audit != nil {
-			p.audit.Record(Event{Time: now, Method: "websocket", Host: host, Path: res.Request.URL.Path, Route: f.route.Host,
-				Decision: "block", Rule: rf.code, Reason: rf.reason, Status: http.StatusSwitchingProtocols})
-		}
+		// Through the recorder, so that the event is written like every
+		// other decision.
+		rec := p.start(res.Request, f.target)
+		rec.ev.Method = "websocket"
+		rec.ev.Route = f.route.Host
+		p.log.Warn("websocket closed", "host", rec.ev.Host, "rule", rf.code)
+		p.refusals.add(RecentRefusal{Time: rec.start.UTC(), Method: rec.ev.Method, Host: rec.ev.Host, Path: rec.ev.Path, Rule: rf.code, Reason: rf.reason})
+		rec.done(http.StatusSwitchingProtocols, 0, "block", rf.code, rf.reason)
 	}
 	res.Body = ws
 	return nil
