@@ -284,6 +284,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 	if rf == nil {
 		rf = checkFormOverride(rt, r)
 	}
+	if rf != nil && rf.code == BlockNonStandardMethod {
+		rec.ev.Method = "(non-standard)" // Security: the token may carry a secret.
+	}
 	if rf != nil {
 		rec.refuse(w, rf)
 		return

@@ -139,6 +139,7 @@ func TestNonStandardMethodsRefused(t *testing.T) {
 		{"TRACE", "https://open.test/x", 403},
 		{"PROPFIND", "https://open.test/x", 403},
 		{"S3CR3T-TOKEN-VALUE", "https://open.test/x", 403},
+		{testSecret, "https://open.test/x", 403},
 		{"GET", "https://open.test/x", 200},
 		{"PATCH", "https://open.test/x", 200},
 	} {
@@ -155,6 +156,19 @@ func TestNonStandardMethodsRefused(t *testing.T) {
 	for _, h := range e.up.Hits() {
 		if h.Method != "GET" && h.Method != "PATCH" {
 			t.Errorf("a %s request reached the upstream", h.Method)
+		}
+	}
+	// The refused method, which may be a secret, is not recorded.
+	e.events.mu.Lock()
+	for _, ev := range e.events.ev {
+		if strings.Contains(fmt.Sprint(ev), testSecret) {
+			t.Errorf("an audit event holds the secret sent as a method: %+v", ev)
+		}
+	}
+	e.events.mu.Unlock()
+	for _, rr := range e.proxy.refusals.list() {
+		if strings.Contains(fmt.Sprint(rr), testSecret) {
+			t.Errorf("a refusal holds the secret sent as a method: %+v", rr)
 		}
 	}
 	// A route that names the method lets it through.
