@@ -88,6 +88,9 @@ func decide(pol *policy.Policy, t target, r *http.Request) (*policy.Route, strin
 	if rf := checkGit(rt, path, query); rf != nil {
 		return nil, "", rf
 	}
+	if rf := checkSmuggling(rt, r, query); rf != nil {
+		return nil, "", rf
+	}
 	if !rt.Allows(r.Method, path, r.Header) {
 		if slices.ContainsFunc(commonMethods, func(m string) bool { return rt.Allows(m, path, r.Header) }) {
 			return nil, "", refuse(BlockMethodNotAllowed, "%s %s is not allowed by the matches of route %s", r.Method, path, rt.Host)

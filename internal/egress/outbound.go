@@ -78,7 +78,10 @@ func (p *Proxy) outbound(st *state, rt *policy.Route, t target, r *http.Request)
 		// Known secrets are found in every encoding at any size.
 		var head strings.Builder
 		for _, s := range surfaces {
-			if s.name != "host" && s.name != "body" {
+			// Header names are left out: in canonical case no token
+			// pattern survives in them, and the known secrets are
+			// looked for there above.
+			if s.name != "host" && s.name != "body" && s.name != "header names" {
 				head.WriteString(s.text)
 				head.WriteByte('\n')
 			}
@@ -147,7 +150,21 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"query", d})
 		}
 	}
+	// Header names are a channel too. Go and HTTP/2 put them in canonical
+	// case (the first letter and each after "-" upper, the rest lower),
+	// so only their lowercased form keeps what the agent sent: a
+	// lowercase or hex value is found there.
+	var names strings.Builder
+	names.Grow(24 * len(r.Header))
 	for name, vs := range r.Header {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			names.WriteByte(c)
+		}
+		names.WriteByte('\n')
 		// The agent's Authorization is dropped before forwarding; its
 		// placeholder must not trip the scanners.
 		if name == "Authorization" || name == "Proxy-Authorization" {
@@ -157,6 +174,7 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			s = append(s, surface{"header " + name, v})
 		}
 	}
+	s = append(s, surface{"header names", names.String()})
 	if len(body) > 0 {
 		s = append(s, surface{"body", string(body)})
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
@@ -255,7 +273,7 @@ func redact(r *http.Request, fs []dlp.Finding, body []byte) *refusal {
 	for _, f := range fs {
 		// "request" means the match was only visible decoded (base64 and
 		// the like): replacing the decoded text would change nothing.
-		if f.Surface == "host" || f.Surface == "request" || f.Text() == "" {
+		if f.Surface == "host" || f.Surface == "header names" || f.Surface == "request" || f.Text() == "" {
 			return refuse(BlockDLPOutbound, "%s; it cannot be redacted from there", describe([]dlp.Finding{f}))
 		}
 	}

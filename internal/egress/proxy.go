@@ -125,7 +125,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.transport = newTransport(cfg.Resolve, rootsFunc(cfg))
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		ModifyResponse: p.modifyResponse,
+		ModifyResponse: p.respond,
 		Transport:      p.transport,
 		// Zero: sized responses are buffered as usual, while streams
 		// (text/event-stream, or no Content-Length) are flushed after
@@ -281,6 +281,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 	rec := p.start(r, t)
 	st := p.state.Load()
 	rt, path, rf := decide(st.pol, t, r)
+	if rf == nil {
+		rf = checkFormOverride(rt, r)
+	}
+	if rf != nil && rf.code == BlockNonStandardMethod {
+		rec.ev.Method = "(non-standard)" // Security: the token may carry a secret.
+	}
 	if rf != nil {
 		rec.refuse(w, rf)
 		return
@@ -345,6 +351,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header.Del("Authorization")
 	out.Header.Del("Proxy-Authorization")
 	out.Header.Del("Proxy-Connection")
+	sanitize(out)
 	if f.credential != "" {
 		out.Header.Set("Authorization", f.credential)
 	}

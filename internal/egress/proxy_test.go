@@ -23,7 +23,7 @@ import (
 // hit is one request an upstream saw.
 type hit struct {
 	Host, Method, Path, Auth, Proto, Body string
-	Header                                http.Header
+	Header, Trailer                       http.Header
 }
 
 // upstream is a fake internet host on loopback that records every hit.
@@ -35,6 +35,8 @@ type upstream struct {
 	opened atomic.Int32
 	mu     sync.Mutex
 	hits   []hit
+	// ws holds the WebSocket frame payloads received; guarded by mu.
+	ws []string
 }
 
 func (u *upstream) Hits() []hit {
@@ -51,20 +53,11 @@ func newUpstream(t *testing.T, ca *CA, names ...string) *upstream {
 	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		body, _ := io.ReadAll(r.Body)
-		u.hits = append(u.hits, hit{Host: r.Host, Method: r.Method, Path: r.URL.RequestURI(), Auth: r.Header.Get("Authorization"), Proto: r.Proto, Body: string(body), Header: r.Header.Clone()})
+		u.hits = append(u.hits, hit{Host: r.Host, Method: r.Method, Path: r.URL.RequestURI(), Auth: r.Header.Get("Authorization"), Proto: r.Proto, Body: string(body), Header: r.Header.Clone(), Trailer: r.Trailer.Clone()})
 		u.mu.Unlock()
 		switch {
-		case r.URL.Path == "/ws" && r.Header.Get("Upgrade") == "websocket":
-			conn, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			fmt.Fprint(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-			_ = brw.Flush()
-			line, _ := brw.ReadString('\n')
-			fmt.Fprint(brw, "echo: "+line)
-			_ = brw.Flush()
+		case (strings.HasSuffix(r.URL.Path, "/ws") || strings.HasSuffix(r.URL.Path, "/ws-reflect")) && r.Header.Get("Upgrade") == "websocket":
+			serveWebSocket(u, w, r)
 			return
 		case strings.HasPrefix(r.URL.Path, "/inject"):
 			w.Header().Set("Content-Type", "text/html")

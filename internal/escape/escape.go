@@ -37,6 +37,7 @@ const (
 
 const policyJSON = `{"version": 1, "bottle": "escape", "log": 2,
   "routes": [{"host": "` + AllowedHost + `", "auth": {"scheme": "Bearer", "slot": "EGRESS_TOKEN_0"},
+    "matches": [{"paths": [{"type": "prefix", "value": "/allowed"}, {"type": "prefix", "value": "/forbidden"}]}],
     "dlp": {"outbound": ["token_patterns", "known_secrets"], "inbound": [], "on_match": "block"}, "git_fetch": false}],
   "tokens": [{"slot": "EGRESS_TOKEN_0", "env": "ESCAPE_TOKEN", "hosts": ["` + AllowedHost + `"]}]}`
 
@@ -231,6 +232,7 @@ func Run(t *testing.T, h *Harness) {
 		})
 	}
 	h.runHostFiles(t, slug)
+	h.runSmuggling(t, slug)
 	t.Run("another bottle", func(t *testing.T) {
 		other := slug + "-b"
 		h.start(t, other)

@@ -1,6 +1,11 @@
 package policy
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
 
 // CleanPath puts a request's raw (still percent-encoded) URL path in the
 // canonical form that Allows is defined on, or reports ok=false for a path
@@ -23,7 +28,19 @@ import "strings"
 //   - holds a dot segment written with an encoded dot ("%2e", ".%2E");
 //   - holds a dot segment with parameters (".;x", "..;"), which some
 //     servers read as "." or "..";
-//   - climbs above the root with "..".
+//   - climbs above the root with "..";
+//   - holds a segment that some server folds into a dot segment: once
+//     fully decoded and cut at its first ";" (Tomcat and Spring drop path
+//     parameters, including an encoded "%3B"), it is only dots and spaces
+//     (Windows servers trim trailing dots and spaces) but is not written
+//     "." or "..";
+//   - decodes to invalid UTF-8 (overlong forms such as %C0%AE are
+//     invalid), or to a non-ASCII character a server folds into ".", "/",
+//     "\\", ";", "%", "?" or "#": NFKC folding (full-width dots and
+//     solidus, U+2025) or a best-fit code page mapping (U+2215, U+00A5).
+//
+// The canonical form is what the proxy forwards, so the upstream sees the
+// path the rule matched and nothing it could fold differently.
 func CleanPath(rawPath string) (string, bool) {
 	if !strings.HasPrefix(rawPath, "/") {
 		return "", false
@@ -41,6 +58,8 @@ func CleanPath(rawPath string) (string, bool) {
 		isDot := name == "." || name == ".."
 		switch {
 		case isDot && (encodedDot || params):
+			return "", false
+		case s != "." && s != ".." && folds(s):
 			return "", false
 		case seg == "":
 			trailing = last
@@ -67,6 +86,72 @@ func CleanPath(rawPath string) (string, bool) {
 		return "", false
 	}
 	return clean, true
+}
+
+// folds reports whether a raw segment (its escapes already validated)
+// could be read by some server as a dot segment or as holding a
+// separator; see CleanPath.
+func folds(raw string) bool {
+	d := raw
+	ascii := true
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' || raw[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if !ascii {
+		d = unescapeAll(raw)
+		if !utf8.ValidString(d) {
+			return true
+		}
+		nonASCII := false
+		for _, r := range d {
+			if r >= 0x80 {
+				nonASCII = true
+				if lookalike[r] {
+					return true
+				}
+			}
+		}
+		if nonASCII {
+			n := norm.NFKC.String(d)
+			for _, c := range foldTargets {
+				if strings.Count(n, c) > strings.Count(d, c) {
+					return true
+				}
+			}
+		}
+	}
+	name, _, _ := strings.Cut(d, ";")
+	return name != "" && strings.TrimRight(name, ". ") == ""
+}
+
+// foldTargets are the characters a non-ASCII one must not fold into.
+var foldTargets = []string{".", "/", "\\", ";", "%", "?", "#"}
+
+// lookalike holds characters that best-fit code page conversions (the
+// Windows "WorstFit" class) or lenient servers map to ".", "/" or "\\",
+// although NFKC leaves them alone.
+var lookalike = map[rune]bool{
+	'\u2215': true, '\u2044': true, '\u29f8': true, '\u2571': true, '\u27cb': true, // slashes
+	'\u00a5': true, '\u20a9': true, '\u2216': true, '\u29f9': true, '\u2572': true, '\u27cd': true, // backslashes
+	'\u3002': true, '\uff61': true, '\ufe12': true, '\u2219': true, '\u22c5': true, // dots
+}
+
+// unescapeAll decodes every escape of s, whose escapes are well formed.
+func unescapeAll(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // decodeSegment decodes the escapes of unreserved characters in one path
