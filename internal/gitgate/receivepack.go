@@ -28,6 +28,9 @@ type verdict struct {
 	rule, reason string
 	// detail is for the audit log: the Checker's detail lines.
 	detail string
+	// withhold keeps the ref's name out of the audit log: it holds a
+	// potential secret.
+	withhold bool
 	// objs and commits are the command's objects new to the mirror.
 	objs, commits []plumbing.Hash
 }
@@ -230,6 +233,7 @@ func (p *pushRun) check(ctx context.Context) {
 		reason, detail := oneLine(reason), strings.Join(rj.Detail, "; ")
 		if i, ok := idx[rj.Ref]; ok {
 			p.v[i].refuseDetail(rule, reason, detail)
+			p.v[i].withhold = p.v[i].withhold || rj.Withhold
 			continue
 		}
 		if rj.Ref != "" {
@@ -275,6 +279,9 @@ func (p *pushRun) finish() {
 	for i, c := range p.req.commands {
 		v := p.v[i]
 		ev := Event{Repo: p.m.Name, Op: OpPush, Ref: c.Name.String(), Decision: DecisionAllow, Detail: fmt.Sprintf("%s..%s", c.Old, c.New)}
+		if v.withhold {
+			ev.Ref = WithheldRef
+		}
 		if v.refused {
 			lines[i] = fmt.Sprintf("ng %s %s", c.Name, v.reason)
 			ev.Decision, ev.Rule, ev.Detail = DecisionRefuse, v.rule, v.reason

@@ -59,7 +59,14 @@ type Rejection struct {
 	// Detail lines are shown to the agent as "remote: " lines. They never
 	// hold a secret value.
 	Detail []string
+	// Withhold is set when Ref's name itself holds a potential secret:
+	// the gate records the ref as WithheldRef, never by its name.
+	Withhold bool
 }
+
+// WithheldRef stands in the audit log for a refused ref whose name holds
+// a potential secret.
+const WithheldRef = "[withheld ref name]"
 
 // Checker decides on a push before anything is stored or forwarded.
 type Checker interface {
