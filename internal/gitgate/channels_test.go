@@ -2,6 +2,7 @@ package gitgate_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"net/http/httptest"
 	"os"
@@ -58,7 +59,7 @@ func newChannelGate(t *testing.T) *channelGate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate, err := gitgate.New(gitgate.Config{Dir: t.TempDir(), Repos: []gitgate.Repo{{Name: "app", Upstream: up, Checker: chk}},
+	gate, err := gitgate.New(gitgate.Config{Dir: t.TempDir(), Repos: []gitgate.Repo{{Name: "app", Upstream: up, Checker: chk}}, MaxPackBytes: 1 << 20,
 		Audit: func(e gitgate.Event) { g.events = append(g.events, e) }})
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +210,12 @@ func TestPushChannels(t *testing.T) {
 		{"UTF-16 commit message", func(t *testing.T) (string, []string) {
 			return rawCommit(t, "enc", "encoding UTF-16LE"), []string{"HEAD:refs/heads/enc"}
 		}, []string{"OBJ commit: an encoding that hides text from the scan (utf-16le), line 5"}},
+		{"secret in the name of a branch refused before the check", func(t *testing.T) (string, []string) {
+			noise := make([]byte, 2<<20)
+			_, _ = rand.Read(noise)
+			file(t, "big", "noise.bin", string(noise))
+			return "", []string{"HEAD:refs/heads/big/" + channelKey}
+		}, []string{"gate: push refused: it is larger than the gate's limit of 1.0 MiB; push fewer or smaller commits"}},
 		{"route credential in a commit message", func(t *testing.T) (string, []string) {
 			return commit(t, "known", nil, "-m", "debug: token was "+routeToken), []string{"HEAD:refs/heads/known"}
 		}, []string{"OBJ commit message rule=known-secret:EGRESS_TOKEN_0"}},
@@ -232,7 +239,10 @@ func TestPushChannels(t *testing.T) {
 			}
 			remote := remoteLines(out)
 			for _, w := range tt.want {
-				if w = "remote: git-gate: " + strings.ReplaceAll(w, "OBJ", short); !strings.Contains(remote, w+"\n") {
+				if !strings.HasPrefix(w, "gate: ") {
+					w = "git-gate: " + w
+				}
+				if w = "remote: " + strings.ReplaceAll(w, "OBJ", short); !strings.Contains(remote, w+"\n") {
 					t.Errorf("push printed:\n%s\nwant the line %q", out, w)
 				}
 			}
@@ -244,7 +254,13 @@ func TestPushChannels(t *testing.T) {
 					t.Errorf("the gate's messages hold the secret:\n%s", remote)
 				}
 			}
+			if len(g.events) == 0 {
+				t.Errorf("no audit event for the refused push")
+			}
 			for _, e := range g.events {
+				if e.Decision != gitgate.DecisionRefuse {
+					t.Errorf("audit event %+v, want a refusal", e)
+				}
 				if strings.Contains(e.Ref+e.Detail, channelKey) || strings.Contains(e.Ref+e.Detail, routeToken) {
 					t.Errorf("audit event %+v holds the secret", e)
 				}

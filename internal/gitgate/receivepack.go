@@ -90,6 +90,7 @@ func (s *Server) receivePack(w http.ResponseWriter, r *http.Request, m *mirror) 
 	if p.repo != nil && p.unpack == "ok" {
 		p.decide(r.Context())
 	}
+	p.screen(r.Context())
 	p.finish()
 }
 
@@ -269,6 +270,20 @@ func (p *pushRun) pending() int {
 func (p *pushRun) refuseAll(rule, reason string) {
 	for i := range p.v {
 		p.v[i].refuse(rule, reason)
+	}
+}
+
+// screen withholds from the audit log the ref names that hold a
+// potential secret, whatever the decision on them.
+func (p *pushRun) screen(ctx context.Context) {
+	sc, ok := p.m.Checker.(NameScreener)
+	if !ok {
+		return
+	}
+	for i, c := range p.req.commands {
+		if !p.v[i].withhold && sc.HoldsSecret(ctx, c.Name.String()) {
+			p.v[i].withhold = true
+		}
 	}
 }
 

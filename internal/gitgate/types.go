@@ -75,6 +75,15 @@ type Checker interface {
 	Check(ctx context.Context, p *Push) ([]Rejection, error)
 }
 
+// NameScreener is implemented by a Checker that can tell whether a ref
+// name holds a potential secret. The gate asks it about every ref of a
+// push it records, including those refused before the Checker runs (an
+// invalid name, a stale old value, a pack too large), and records such a
+// ref as WithheldRef.
+type NameScreener interface {
+	HoldsSecret(ctx context.Context, name string) bool
+}
+
 // Update is one ref update to forward upstream.
 type Update struct {
 	Command

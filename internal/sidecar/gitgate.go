@@ -131,6 +131,21 @@ type lazyChecker struct {
 }
 
 func (l *lazyChecker) Check(ctx context.Context, p *gitgate.Push) ([]gitgate.Rejection, error) {
+	if err := l.init(); err != nil {
+		return nil, err
+	}
+	return l.c.Check(ctx, p)
+}
+
+var _ gitgate.NameScreener = (*lazyChecker)(nil)
+
+// HoldsSecret implements gitgate.NameScreener; a checker that cannot be
+// built withholds every name.
+func (l *lazyChecker) HoldsSecret(ctx context.Context, name string) bool {
+	return l.init() != nil || l.c.HoldsSecret(ctx, name)
+}
+
+func (l *lazyChecker) init() error {
 	l.once.Do(func() {
 		det, err := l.det.get()
 		if err != nil {
@@ -142,10 +157,7 @@ func (l *lazyChecker) Check(ctx context.Context, p *gitgate.Push) ([]gitgate.Rej
 			MaxPushBytes: l.repo.MaxPushBytes, Detector: det, KnownSecrets: l.known, Logger: l.log,
 		})
 	})
-	if l.err != nil {
-		return nil, l.err
-	}
-	return l.c.Check(ctx, p)
+	return l.err
 }
 
 // withGitGate sends the agent's requests for the gate's host to the gate

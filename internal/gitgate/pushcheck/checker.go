@@ -97,6 +97,14 @@ func New(cfg Config) (*Checker, error) {
 	return c, nil
 }
 
+var _ gitgate.NameScreener = (*Checker)(nil)
+
+// HoldsSecret implements gitgate.NameScreener with the rules Check
+// scans ref names with.
+func (c *Checker) HoldsSecret(ctx context.Context, name string) bool {
+	return len(c.scanItems(ctx, []string{name})) > 0
+}
+
 // Check implements gitgate.Checker. It returns an error only when it
 // cannot read the push's objects or ctx ends, which refuses the whole
 // push.

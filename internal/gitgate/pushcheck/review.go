@@ -94,6 +94,14 @@ func (c *Checker) review(ctx context.Context, p *gitgate.Push, commits []plumbin
 				var n int
 				l.job.findings, n = c.det.scanFile(gctx, l.job.path, l.to, starts, runs)
 				l.job.findings = append(l.job.findings, c.knownInRuns(l.to, starts, runs)...)
+				if strings.IndexByte(l.to, 0) >= 0 {
+					// Text to git, with NUL bytes past its sniff: UTF-16
+					// text after 8000 ASCII bytes hides from the scan
+					// of lines, and not from the scan of a binary.
+					fs, m := c.scanBinary(gctx, l.job.path, l.to)
+					l.job.findings = append(l.job.findings, fs...)
+					n += m
+				}
 				scanned.Add(int64(n))
 			}
 			return nil

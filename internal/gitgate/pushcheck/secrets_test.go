@@ -151,6 +151,7 @@ func TestBinaryFileScanned(t *testing.T) {
 	}{
 		{"key in a binary", noise + " id=" + key + "\n" + noise, []string{"blob.bin rule=aws-access-token"}},
 		{"key in UTF-16", noise + utf16("id="+key) + noise, []string{"blob.bin rule=aws-access-token"}},
+		{"key in UTF-16 past git's binary sniff", strings.Repeat("plain text line\n", 600) + utf16("id="+key), []string{"blob.bin rule=aws-access-token"}},
 		{"no key", noise + strings.Repeat("\x00\x10 plain words here \x7f", 50), nil},
 	}
 	for _, tt := range tests {
