@@ -90,7 +90,9 @@ func (s *Server) receivePack(w http.ResponseWriter, r *http.Request, m *mirror) 
 	if p.repo != nil && p.unpack == "ok" {
 		p.decide(r.Context())
 	}
-	p.screen(r.Context())
+	// Without the request's end: a client that hangs up must not
+	// cut the screen short and get a name recorded.
+	p.screen(context.WithoutCancel(r.Context()))
 	p.finish()
 }
 

@@ -100,9 +100,9 @@ func New(cfg Config) (*Checker, error) {
 var _ gitgate.NameScreener = (*Checker)(nil)
 
 // HoldsSecret implements gitgate.NameScreener with the rules Check
-// scans ref names with.
+// scans ref names with. A scan that ctx cut short says yes.
 func (c *Checker) HoldsSecret(ctx context.Context, name string) bool {
-	return len(c.scanItems(ctx, []string{name})) > 0
+	return len(c.scanItems(ctx, []string{name})) > 0 || ctx.Err() != nil
 }
 
 // Check implements gitgate.Checker. It returns an error only when it
