@@ -93,12 +93,13 @@ func (c *Checker) scanChannels(ctx context.Context, p *gitgate.Push, w *walk, na
 		}
 	}
 
-	// The names of the refs the push creates; an existing ref's name is
-	// upstream already.
+	// The names of the refs the upstream does not have; an existing
+	// ref's name is upstream already. Not only creates: a delete of a
+	// ref that does not exist carries its name upstream too.
 	var refs []string
 	var refCmds []int
 	for i, cmd := range p.Commands {
-		if cmd.Create() {
+		if !refExists(p, cmd.Name) {
 			refs = append(refs, cmd.Name.String())
 			refCmds = append(refCmds, i)
 		}
@@ -269,6 +270,16 @@ func (c *Checker) knownIn(text string) []finding {
 		out = append(out, finding{rule: knownRule + f.Slot, secret: f.Slot})
 	}
 	return out
+}
+
+// refExists reports whether the mirror, as refreshed before the push,
+// has ref name.
+func refExists(p *gitgate.Push, name plumbing.ReferenceName) bool {
+	if p.Mirror == nil {
+		return false
+	}
+	_, err := p.Mirror.Storer.Reference(name)
+	return err == nil
 }
 
 // readRaw returns the bytes of object h as git stores them.

@@ -111,3 +111,26 @@ func hexOf(s string) string {
 	}
 	return b.String()
 }
+
+// TestRefNamesNewToTheUpstream: the name of every ref the upstream does
+// not have is scanned, a delete of a ref that does not exist too (it
+// would carry the name upstream); an existing ref's name is not.
+func TestRefNamesNewToTheUpstream(t *testing.T) {
+	key := fakeAWSKey(23)
+	f := newFixture(t)
+	base := f.edit(plumbing.ZeroHash, map[string]string{"README.md": "# proj\n"})
+	f.publish()
+	if err := f.repo.Storer.SetReference(plumbing.NewHashReference(refName("old-"+key), base)); err != nil {
+		t.Fatal(err)
+	}
+	c1 := f.edit(base, map[string]string{"a.txt": "a\n"})
+	rejs := check(t, newChecker(t, Config{}), f.push(del("gone-"+key, plumbing.ZeroHash), update("old-"+key, base, c1)))
+	want := []verdict{{Ref: "refs/heads/gone-" + key, Rule: RuleSecret}}
+	if diff := cmp.Diff(want, verdicts(rejs)); diff != "" {
+		t.Errorf("Check verdicts (-want +got):\n%s", diff)
+	}
+	if len(rejs) == 1 && !rejs[0].Withhold {
+		t.Errorf("the rejection of a ref whose name holds a secret is not withheld")
+	}
+	assertNoLeak(t, rejs, key)
+}

@@ -186,3 +186,31 @@ func FuzzParseObject(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrintableRuns checks that every line printableRuns returns is a
+// run of at least minBinaryRun printable bytes of its input, and that a
+// printable run of that length in the input is never dropped.
+func FuzzPrintableRuns(f *testing.F) {
+	for _, s := range []string{"", "\x00\x01id=AKIAEXAMPLE\x00", "short\x00", "tab\tbed text\n more text", strings.Repeat("x", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b string) {
+		out := printableRuns(b)
+		for l := range strings.Lines(out) {
+			l = strings.TrimSuffix(l, "\n")
+			if len(l) < minBinaryRun || !strings.Contains(b, l) {
+				t.Fatalf("printableRuns(%q) returned %q, not a run of the input", b, l)
+			}
+			for i := 0; i < len(l); i++ {
+				if c := l[i]; c != '\t' && (c < 0x20 || c >= 0x7f) {
+					t.Fatalf("printableRuns(%q) returned %q with byte %#x", b, l, c)
+				}
+			}
+		}
+		for _, run := range strings.FieldsFunc(b, func(r rune) bool { return r != '\t' && (r < 0x20 || r >= 0x7f) }) {
+			if len(run) >= minBinaryRun && !strings.Contains(out, run) {
+				t.Fatalf("printableRuns(%q) dropped the run %q", b, run)
+			}
+		}
+	})
+}
