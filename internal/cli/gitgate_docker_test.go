@@ -51,15 +51,30 @@ git-gate:
 	w.writeManifest("agents", "gitter", "---\nbottle: gated\n---\n")
 	awsKey := "AKIA" + "Z3MHN6VQ4RTWPX2L"
 
-	out, code := w.run("start", "gitter", "--yes", "--", "sh", "-ec", fmt.Sprintf(`cd /tmp && git clone -q %s app && cd app
+	out, code := w.run("start", "gitter", "--yes", "--", "sh", "-ec", fmt.Sprintf(`cd /tmp && git clone -q %[1]s app && cd app
 echo change >> README.md && git commit -qam change
 git push -q origin HEAD:refs/heads/feature
 git rev-parse HEAD
-printf 'key = "%s"\n' > leak.txt && git add leak.txt && git commit -qm leak
+printf 'key = "%[2]s"\n' > leak.txt && git add leak.txt && git commit -qm leak
 if git push origin HEAD:refs/heads/leak; then echo leak-pushed; exit 1; fi
+git checkout -q -B msg origin/feature && git commit -q --allow-empty -m tune -m "id %[2]s"
+if git push origin HEAD:refs/heads/msg; then echo message-pushed; exit 1; fi
+git checkout -q -B named origin/feature && git commit -q --allow-empty -m ordinary
+if git push origin HEAD:refs/heads/fix/%[2]s; then echo name-pushed; exit 1; fi
 `, srv.URL(repoApp), awsKey))
 	if code != 0 || !strings.Contains(out, "aws-access-token") || !strings.Contains(out, "leak.txt:1") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	// Channels other than a file's text: a commit message, a branch name.
+	for _, want := range []string{"commit message rule=aws-access-token", "the ref name rule=aws-access-token"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the gate did not refuse with %q:\n%s", want, out)
+		}
+	}
+	for _, ref := range []string{"refs/heads/msg", "refs/heads/fix/" + awsKey} {
+		if got, _ := gitOut(srv.Dir(repoApp), "rev-parse", "--verify", "--quiet", ref); got != "" {
+			t.Errorf("%s reached the upstream: %s", ref, got)
+		}
 	}
 	feature, err := gitOut(srv.Dir(repoApp), "rev-parse", "refs/heads/feature")
 	if err != nil || !strings.Contains(out, feature) {

@@ -165,6 +165,36 @@ git push origin HEAD:refs/heads/feature`, awsKey))
 		}
 	})
 
+	t.Run("secret in a commit message refused", func(t *testing.T) {
+		out, code := g.agent(fmt.Sprintf(`git checkout -q -b msg origin/feature
+git commit -q --allow-empty -m "tune the cache" -m "id %s"
+git push origin HEAD:refs/heads/msg`, awsKey))
+		if code == 0 || !strings.Contains(out, "commit message rule=aws-access-token") || !strings.Contains(out, "[remote rejected]") {
+			t.Fatalf("exit %d, want the message refused:\n%s", code, out)
+		}
+		if remote := gateLines(out); strings.Contains(remote, awsKey[4:]) {
+			t.Fatalf("the secret leaked into the gate's messages:\n%s", remote)
+		}
+		if got := g.upstreamRef(repoApp, "refs/heads/msg"); got != "" {
+			t.Fatalf("upstream msg = %s, want no such branch", got)
+		}
+	})
+
+	t.Run("secret in a branch name refused", func(t *testing.T) {
+		out, code := g.agent(fmt.Sprintf(`git checkout -q -b named origin/feature
+git commit -q --allow-empty -m "an ordinary change"
+git push origin HEAD:refs/heads/fix/%s`, awsKey))
+		if code == 0 || !strings.Contains(out, "the ref name rule=aws-access-token") || !strings.Contains(out, "[remote rejected]") {
+			t.Fatalf("exit %d, want the branch name refused:\n%s", code, out)
+		}
+		if remote := gateLines(out); strings.Contains(remote, awsKey[4:]) {
+			t.Fatalf("the secret leaked into the gate's messages:\n%s", remote)
+		}
+		if got := g.upstreamRef(repoApp, "refs/heads/fix/"+awsKey); got != "" {
+			t.Fatalf("upstream fix/... = %s, want no such branch", got)
+		}
+	})
+
 	t.Run("force push", func(t *testing.T) {
 		out, code := g.agent(`git checkout -q -b f origin/feature
 git commit -q --amend -m rewritten
@@ -452,4 +482,16 @@ git-gate:
 		}
 	})
 	w.requireNativeClean()
+}
+
+// gateLines returns the lines the gate sent (git prints them after
+// "remote:"); the agent's own git echoes its ref names elsewhere.
+func gateLines(out string) string {
+	var b strings.Builder
+	for l := range strings.Lines(out) {
+		if strings.HasPrefix(l, "remote:") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
 }

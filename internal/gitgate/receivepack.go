@@ -28,6 +28,9 @@ type verdict struct {
 	rule, reason string
 	// detail is for the audit log: the Checker's detail lines.
 	detail string
+	// withhold keeps the ref's name out of the audit log: it holds a
+	// potential secret.
+	withhold bool
 	// objs and commits are the command's objects new to the mirror.
 	objs, commits []plumbing.Hash
 }
@@ -87,6 +90,9 @@ func (s *Server) receivePack(w http.ResponseWriter, r *http.Request, m *mirror) 
 	if p.repo != nil && p.unpack == "ok" {
 		p.decide(r.Context())
 	}
+	// Without the request's end: a client that hangs up must not
+	// cut the screen short and get a name recorded.
+	p.screen(context.WithoutCancel(r.Context()))
 	p.finish()
 }
 
@@ -230,6 +236,7 @@ func (p *pushRun) check(ctx context.Context) {
 		reason, detail := oneLine(reason), strings.Join(rj.Detail, "; ")
 		if i, ok := idx[rj.Ref]; ok {
 			p.v[i].refuseDetail(rule, reason, detail)
+			p.v[i].withhold = p.v[i].withhold || rj.Withhold
 			continue
 		}
 		if rj.Ref != "" {
@@ -268,6 +275,20 @@ func (p *pushRun) refuseAll(rule, reason string) {
 	}
 }
 
+// screen withholds from the audit log the ref names that hold a
+// potential secret, whatever the decision on them.
+func (p *pushRun) screen(ctx context.Context) {
+	sc, ok := p.m.Checker.(NameScreener)
+	if !ok {
+		return
+	}
+	for i, c := range p.req.commands {
+		if !p.v[i].withhold && sc.HoldsSecret(ctx, c.Name.String()) {
+			p.v[i].withhold = true
+		}
+	}
+}
+
 // finish sends the report-status and audits every command.
 func (p *pushRun) finish() {
 	lines := make([]string, len(p.req.commands))
@@ -275,6 +296,9 @@ func (p *pushRun) finish() {
 	for i, c := range p.req.commands {
 		v := p.v[i]
 		ev := Event{Repo: p.m.Name, Op: OpPush, Ref: c.Name.String(), Decision: DecisionAllow, Detail: fmt.Sprintf("%s..%s", c.Old, c.New)}
+		if v.withhold {
+			ev.Ref = WithheldRef
+		}
 		if v.refused {
 			lines[i] = fmt.Sprintf("ng %s %s", c.Name, v.reason)
 			ev.Decision, ev.Rule, ev.Detail = DecisionRefuse, v.rule, v.reason

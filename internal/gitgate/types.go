@@ -59,13 +59,29 @@ type Rejection struct {
 	// Detail lines are shown to the agent as "remote: " lines. They never
 	// hold a secret value.
 	Detail []string
+	// Withhold is set when Ref's name itself holds a potential secret:
+	// the gate records the ref as WithheldRef, never by its name.
+	Withhold bool
 }
+
+// WithheldRef stands in the audit log for a refused ref whose name holds
+// a potential secret.
+const WithheldRef = "[withheld ref name]"
 
 // Checker decides on a push before anything is stored or forwarded.
 type Checker interface {
 	// Check returns the push's rejections; none means accepted. An error
 	// refuses the whole push (fail closed).
 	Check(ctx context.Context, p *Push) ([]Rejection, error)
+}
+
+// NameScreener is implemented by a Checker that can tell whether a ref
+// name holds a potential secret. The gate asks it about every ref of a
+// push it records, including those refused before the Checker runs (an
+// invalid name, a stale old value, a pack too large), and records such a
+// ref as WithheldRef.
+type NameScreener interface {
+	HoldsSecret(ctx context.Context, name string) bool
 }
 
 // Update is one ref update to forward upstream.

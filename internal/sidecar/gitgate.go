@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/pushcheck"
@@ -47,6 +48,7 @@ func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resol
 	d := &net.Dialer{}
 	dial := egress.PinnedDialer(resolve, d, d.DialContext)
 	det := &lazyDetector{}
+	known := knownSecrets(pol, keys)
 	cfg := gitgate.Config{Dir: dir, Logger: log, MaxPackBytes: maxPackBytes}
 	for _, r := range pol.GitGate.Repos {
 		key, ok := keys[r.Key.Slot]
@@ -63,7 +65,7 @@ func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resol
 			return nil, nil, fmt.Errorf("repository %s: %w", r.Name, err)
 		}
 		cfg.MaxPackBytes = max(cfg.MaxPackBytes, r.MaxPushBytes)
-		cfg.Repos = append(cfg.Repos, gitgate.Repo{Name: r.Name, Upstream: up, Checker: &lazyChecker{repo: r, det: det, log: log}})
+		cfg.Repos = append(cfg.Repos, gitgate.Repo{Name: r.Name, Upstream: up, Checker: &lazyChecker{repo: r, det: det, known: known, log: log}})
 	}
 	if sink != nil {
 		cfg.Audit = func(e gitgate.Event) {
@@ -85,6 +87,23 @@ func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resol
 	return srv, cleanup, nil
 }
 
+// knownSecrets are the values the sidecar holds, which no push may carry
+// in any channel: the routes' credentials and the repositories' keys.
+func knownSecrets(pol *policy.Policy, keys map[string]secret.Value) []dlp.Secret {
+	var out []dlp.Secret
+	for _, t := range pol.Tokens {
+		if v := keys[t.Slot]; !v.IsZero() {
+			out = append(out, dlp.Secret{Slot: t.Slot, Value: v, Hosts: t.Hosts})
+		}
+	}
+	for _, r := range pol.GitGate.Repos {
+		if v := keys[r.Key.Slot]; !v.IsZero() {
+			out = append(out, dlp.Secret{Slot: r.Key.Slot, Value: v})
+		}
+	}
+	return out
+}
+
 // lazyDetector loads gitleaks' rules on the first push, not at start:
 // loading them is most of a sidecar's start time, and most bottles never
 // push.
@@ -101,9 +120,10 @@ func (l *lazyDetector) get() (*pushcheck.Detector, error) {
 
 // lazyChecker builds a repository's checker on its first push.
 type lazyChecker struct {
-	repo policy.Repo
-	det  *lazyDetector
-	log  *slog.Logger
+	repo  policy.Repo
+	det   *lazyDetector
+	known []dlp.Secret
+	log   *slog.Logger
 
 	once sync.Once
 	c    *pushcheck.Checker
@@ -111,6 +131,21 @@ type lazyChecker struct {
 }
 
 func (l *lazyChecker) Check(ctx context.Context, p *gitgate.Push) ([]gitgate.Rejection, error) {
+	if err := l.init(); err != nil {
+		return nil, err
+	}
+	return l.c.Check(ctx, p)
+}
+
+var _ gitgate.NameScreener = (*lazyChecker)(nil)
+
+// HoldsSecret implements gitgate.NameScreener; a checker that cannot be
+// built withholds every name.
+func (l *lazyChecker) HoldsSecret(ctx context.Context, name string) bool {
+	return l.init() != nil || l.c.HoldsSecret(ctx, name)
+}
+
+func (l *lazyChecker) init() error {
 	l.once.Do(func() {
 		det, err := l.det.get()
 		if err != nil {
@@ -119,13 +154,10 @@ func (l *lazyChecker) Check(ctx context.Context, p *gitgate.Push) ([]gitgate.Rej
 		}
 		l.c, l.err = pushcheck.New(pushcheck.Config{
 			Branches: l.repo.Branches, ProtectedPaths: l.repo.ProtectedPaths,
-			MaxPushBytes: l.repo.MaxPushBytes, Detector: det, Logger: l.log,
+			MaxPushBytes: l.repo.MaxPushBytes, Detector: det, KnownSecrets: l.known, Logger: l.log,
 		})
 	})
-	if l.err != nil {
-		return nil, l.err
-	}
-	return l.c.Check(ctx, p)
+	return l.err
 }
 
 // withGitGate sends the agent's requests for the gate's host to the gate

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
 // benchPush builds a push of 200 commits adding about 5 MB of generated
@@ -52,7 +53,8 @@ func totalBytes(texts []string) int64 {
 // diffing, reading blobs and scanning on GOMAXPROCS workers.
 func BenchmarkCheck(b *testing.B) {
 	p, added := benchPush(b)
-	c := newChecker(b, Config{})
+	// As a sidecar runs it: with the known secrets of a route and a key.
+	c := newChecker(b, Config{KnownSecrets: benchKnown})
 	b.SetBytes(totalBytes(added))
 	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 	for b.Loop() {
@@ -107,4 +109,47 @@ func BenchmarkScan(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkChannels is the part of BenchmarkCheck that scans what is not
+// file text: the 200 raw commits, the names the trees add, the ref name.
+func BenchmarkChannels(b *testing.B) {
+	p, _ := benchPush(b)
+	c := newChecker(b, Config{KnownSecrets: benchKnown})
+	w, err := attribute(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chs, err := c.collect(context.Background(), p, w.order)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		ch, err := c.scanChannels(context.Background(), p, w, chs.names)
+		if err != nil || len(ch.secrets)+len(ch.objects) != 0 {
+			b.Fatalf("scanChannels = %+v, %v; want nothing found", ch, err)
+		}
+	}
+}
+
+// benchKnown are the known secrets of a sidecar with one route
+// credential and one repository key.
+var benchKnown = []dlp.Secret{
+	{Slot: "EGRESS_TOKEN_0", Value: secret.New("rt-q8Lm2Vx7Pz4Nw1Kc6Hd9"), Hosts: []string{"api.example.com"}},
+	{Slot: "GIT_KEY_0", Value: secret.New("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n")},
+}
+
+// BenchmarkKnown is the part of BenchmarkCheck that looks for the known
+// secrets in the added text.
+func BenchmarkKnown(b *testing.B) {
+	_, added := benchPush(b)
+	c := newChecker(b, Config{KnownSecrets: benchKnown})
+	b.SetBytes(totalBytes(added))
+	for b.Loop() {
+		for _, t := range added {
+			if fs := c.knownInRuns(t, lineStarts(t), []lineRange{{1, len(lineStarts(t)) - 1}}); len(fs) != 0 {
+				b.Fatalf("knownInRuns = %+v, want nothing", fs)
+			}
+		}
+	}
 }

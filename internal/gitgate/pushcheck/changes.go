@@ -44,6 +44,9 @@ type jobKey struct {
 type changes struct {
 	protected map[plumbing.Hash][]pathChange
 	jobs      []*fileJob
+	// names maps each name a commit's tree adds (files, folders,
+	// submodules, by full path) to the commits that add it.
+	names map[string][]plumbing.Hash
 }
 
 // collect diffs each commit against its first parent (a root commit
@@ -51,7 +54,7 @@ type changes struct {
 // already holds came from that parent, where it was checked or is
 // upstream, so it is skipped.
 func (c *Checker) collect(ctx context.Context, p *gitgate.Push, commits []plumbing.Hash) (*changes, error) {
-	out := &changes{protected: map[plumbing.Hash][]pathChange{}}
+	out := &changes{protected: map[plumbing.Hash][]pathChange{}, names: map[string][]plumbing.Hash{}}
 	jobs := map[jobKey]*fileJob{}
 	for _, h := range commits {
 		commit, err := object.GetCommit(p.Objects, h)
@@ -74,9 +77,16 @@ func (c *Checker) collect(ctx context.Context, p *gitgate.Push, commits []plumbi
 		if len(parents) > 0 {
 			first = parents[0]
 		}
-		chs, err := diffTrees(ctx, p, first, tree, "", nil)
+		var added []string
+		chs, err := diffTrees(ctx, p, first, tree, "", nil, &added)
 		if err != nil {
 			return nil, fmt.Errorf("diffing commit %s: %w", h, err)
+		}
+		for _, name := range added {
+			if len(parents) > 1 && inOtherParent(name, parents[1:]) {
+				continue
+			}
+			out.names[name] = append(out.names[name], h)
 		}
 		if renamed, err := object.DetectRenames(chs, renameOptions); err == nil {
 			chs = renamed
@@ -116,10 +126,12 @@ func (c *Checker) collect(ctx context.Context, p *gitgate.Push, commits []plumbi
 }
 
 // diffTrees appends to out the files that differ between trees a and b
-// (either may be nil), named from dir. Unlike go-git's DiffTree, it reads
-// trees by hash and so also walks names go-git refuses to look up, such
-// as .git, which an agent can put in a tree by hand.
-func diffTrees(ctx context.Context, p *gitgate.Push, a, b *object.Tree, dir string, out object.Changes) (object.Changes, error) {
+// (either may be nil), named from dir, and to added the full names of
+// the entries b has and a does not (files, folders and submodules).
+// Unlike go-git's DiffTree, it reads trees by hash and so also walks
+// names go-git refuses to look up, such as .git, which an agent can put
+// in a tree by hand.
+func diffTrees(ctx context.Context, p *gitgate.Push, a, b *object.Tree, dir string, out object.Changes, added *[]string) (object.Changes, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -138,6 +150,9 @@ func diffTrees(ctx context.Context, p *gitgate.Push, a, b *object.Tree, dir stri
 		if dir != "" {
 			full = dir + "/" + name
 		}
+		if ea == nil {
+			*added = append(*added, full)
+		}
 		aDir, bDir := ea != nil && ea.Mode == filemode.Dir, eb != nil && eb.Mode == filemode.Dir
 		var subA, subB *object.Tree
 		if aDir {
@@ -151,7 +166,7 @@ func diffTrees(ctx context.Context, p *gitgate.Push, a, b *object.Tree, dir stri
 			}
 		}
 		if aDir || bDir {
-			if out, err = diffTrees(ctx, p, subA, subB, full, out); err != nil {
+			if out, err = diffTrees(ctx, p, subA, subB, full, out, added); err != nil {
 				return nil, err
 			}
 		}
@@ -244,6 +259,17 @@ func fromOtherParent(ch *object.Change, parents []*object.Tree) bool {
 			same = same && sameEntry(pt, ch.From.Name, nil)
 		}
 		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// inOtherParent reports whether one of parents has an entry at name: the
+// merge took the name from it, where it was checked or is upstream.
+func inOtherParent(name string, parents []*object.Tree) bool {
+	for _, pt := range parents {
+		if _, err := pt.FindEntry(name); err == nil {
 			return true
 		}
 	}

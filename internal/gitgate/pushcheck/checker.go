@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
@@ -29,6 +31,10 @@ type Config struct {
 	MaxPushBytes int64
 	// Detector finds secrets; it is required, and may be shared.
 	Detector *Detector
+	// KnownSecrets are the values the sidecar holds (route credentials,
+	// keys): a push carrying one, in any form the egress proxy looks for
+	// and in any channel, is refused.
+	KnownSecrets []dlp.Secret
 	// Logger receives operational logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -40,7 +46,9 @@ type Checker struct {
 	protected []pattern
 	maxBytes  int64
 	det       *Detector
-	log       *slog.Logger
+	// known finds the known secrets; nil when there are none.
+	known *dlp.Scanner
+	log   *slog.Logger
 }
 
 var _ gitgate.Checker = (*Checker)(nil)
@@ -79,11 +87,22 @@ func New(cfg Config) (*Checker, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("pushcheck config: %w", err)
 	}
+	if len(cfg.KnownSecrets) > 0 {
+		c.known = dlp.New(cfg.KnownSecrets)
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.log = c.log.With("component", "pushcheck")
 	return c, nil
+}
+
+var _ gitgate.NameScreener = (*Checker)(nil)
+
+// HoldsSecret implements gitgate.NameScreener with the rules Check
+// scans ref names with. A scan that ctx cut short says yes.
+func (c *Checker) HoldsSecret(ctx context.Context, name string) bool {
+	return len(c.scanItems(ctx, []string{name})) > 0 || ctx.Err() != nil
 }
 
 // Check implements gitgate.Checker. It returns an error only when it
@@ -116,7 +135,17 @@ func (c *Checker) Check(ctx context.Context, p *gitgate.Push) ([]gitgate.Rejecti
 	if err != nil {
 		return nil, err
 	}
-	rejs = append(rejs, c.contentRejections(p, w, rv)...)
+	ch, err := c.scanChannels(ctx, p, w, rv.names)
+	if err != nil {
+		return nil, err
+	}
+	rejs = append(rejs, c.contentRejections(p, w, rv, ch)...)
+	withhold(rejs, ch.taint)
+	for i := range rejs {
+		if j := slices.IndexFunc(p.Commands, func(cmd gitgate.Command) bool { return cmd.Name == rejs[i].Ref }); j >= 0 && ch.secretRefs[j] {
+			rejs[i].Withhold = true
+		}
+	}
 	c.log.Debug("checked push", "repo", p.Repo, "commits", len(commits), "files", rv.files,
 		"scanned_bytes", rv.bytes, "rejections", len(rejs), "duration", time.Since(start))
 	return rejs, nil

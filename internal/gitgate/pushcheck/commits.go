@@ -26,12 +26,17 @@ type walk struct {
 	// order holds the commits of refs, parents before children, the
 	// order in which the agent made them.
 	order []plumbing.Hash
+	// tags maps each annotated tag a command's new value passes through,
+	// short of the mirror's tags, to those commands.
+	tags map[plumbing.Hash][]int
+	// tagOrder holds the tags of tags in the order first met.
+	tagOrder []plumbing.Hash
 }
 
 // attribute walks from each command's new value (through annotated
 // tags) down the history, stopping at commits the mirror has.
 func attribute(p *gitgate.Push) (*walk, error) {
-	w := &walk{refs: map[plumbing.Hash][]int{}}
+	w := &walk{refs: map[plumbing.Hash][]int{}, tags: map[plumbing.Hash][]int{}}
 	news := make(map[plumbing.Hash]bool, len(p.NewCommits))
 	for _, h := range p.NewCommits {
 		news[h] = true
@@ -41,9 +46,18 @@ func attribute(p *gitgate.Push) (*walk, error) {
 		if cmd.Delete() {
 			continue
 		}
-		tip, ok, err := peel(p, cmd.New)
+		tip, ok, tags, err := peel(p, cmd.New)
 		if err != nil {
 			return nil, err
+		}
+		for _, t := range tags {
+			if mirrorHas(p, t) || slices.Contains(w.tags[t], i) {
+				continue
+			}
+			if _, known := w.tags[t]; !known {
+				w.tagOrder = append(w.tagOrder, t)
+			}
+			w.tags[t] = append(w.tags[t], i)
 		}
 		if !ok {
 			reason := "the ref does not point to a commit"
@@ -112,27 +126,29 @@ func historyOrder(commits []plumbing.Hash, cache map[plumbing.Hash]*object.Commi
 }
 
 // peel follows annotated tags from h to the object they tag, and reports
-// whether that is a commit.
-func peel(p *gitgate.Push, h plumbing.Hash) (plumbing.Hash, bool, error) {
+// whether that is a commit, and the tags it passed through.
+func peel(p *gitgate.Push, h plumbing.Hash) (plumbing.Hash, bool, []plumbing.Hash, error) {
+	var tags []plumbing.Hash
 	for range maxTagDepth {
 		o, err := p.Objects.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
-			return h, false, fmt.Errorf("reading object %s: %w", h, err)
+			return h, false, tags, fmt.Errorf("reading object %s: %w", h, err)
 		}
 		switch o.Type() {
 		case plumbing.CommitObject:
-			return h, true, nil
+			return h, true, tags, nil
 		case plumbing.TagObject:
 			t, err := object.DecodeTag(p.Objects, o)
 			if err != nil {
-				return h, false, fmt.Errorf("decoding tag %s: %w", h, err)
+				return h, false, tags, fmt.Errorf("decoding tag %s: %w", h, err)
 			}
+			tags = append(tags, h)
 			h = t.Target
 		default:
-			return h, false, nil
+			return h, false, tags, nil
 		}
 	}
-	return h, false, nil
+	return h, false, tags, nil
 }
 
 func getCommit(p *gitgate.Push, cache map[plumbing.Hash]*object.Commit, h plumbing.Hash) (*object.Commit, error) {
@@ -154,6 +170,17 @@ func mirrorHas(p *gitgate.Push, h plumbing.Hash) bool {
 		return false
 	}
 	return p.Mirror.Storer.HasEncodedObject(h) == nil
+}
+
+// tagsOf returns the new tags command i pushes.
+func (w *walk) tagsOf(i int) []plumbing.Hash {
+	var out []plumbing.Hash
+	for _, h := range w.tagOrder {
+		if slices.Contains(w.tags[h], i) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // commitsOf returns the commits, oldest first, that command i pushes.

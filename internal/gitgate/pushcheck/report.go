@@ -15,8 +15,10 @@ import (
 const maxListed = 50
 
 // contentRejections refuses each command whose new commits change a
-// protected path, hold a secret, or hold a secret marked gitleaks:allow.
-func (c *Checker) contentRejections(p *gitgate.Push, w *walk, rv *reviewed) []gitgate.Rejection {
+// protected path, hold a secret (in a file, an object, a name), hold a
+// secret marked gitleaks:allow, or hold what git would not write; and
+// the whole push when a push option holds a secret.
+func (c *Checker) contentRejections(p *gitgate.Push, w *walk, rv *reviewed, ch *channels) []gitgate.Rejection {
 	var out []gitgate.Rejection
 	for i, cmd := range p.Commands {
 		var paths, secrets, allowed []string
@@ -36,12 +38,22 @@ func (c *Checker) contentRejections(p *gitgate.Push, w *walk, rv *reviewed) []gi
 		}
 		// A secret found both raw and decoded is listed once.
 		secrets, allowed = slices.Compact(secrets), slices.Compact(allowed)
+		elsewhere := len(ch.secrets[i]) + len(ch.allowed[i])
+		secrets, allowed = append(secrets, ch.secrets[i]...), append(allowed, ch.allowed[i]...)
 		if len(paths) > 0 {
 			out = append(out, gitgate.Rejection{Ref: cmd.Name, Rule: RuleProtected, Reason: "protected path changed",
 				Detail: detail(
 					fmt.Sprintf("PUSH REJECTED: new commits change %s protected by this bottle (%s):", plural(len(paths), "path"), patternList(c.protected)),
 					paths,
 					"Drop these changes from the commits (rewrite them with git rebase -i), then push again.")})
+		}
+		if objs := ch.objects[i]; len(objs) > 0 {
+			out = append(out, gitgate.Rejection{Ref: cmd.Name, Rule: RuleObject, Reason: "object git does not write",
+				Detail: detail(
+					fmt.Sprintf("PUSH REJECTED: the push holds %s that git does not write:", plural(len(objs), "commit or tag")),
+					objs,
+					"The gate accepts commits with only the headers "+strings.Join(commitHeaders, ", ")+", an ASCII-compatible encoding and no NUL byte.",
+					"Recreate them with git itself (git rebase -i, git commit --amend, git tag -f), then push again.")})
 		}
 		if len(allowed) > 0 {
 			out = append(out, gitgate.Rejection{Ref: cmd.Name, Rule: RuleSuppression, Reason: "gitleaks:allow needs operator approval",
@@ -52,13 +64,25 @@ func (c *Checker) contentRejections(p *gitgate.Push, w *walk, rv *reviewed) []gi
 					"Remove the marker and the secret, rewrite the commits that added them, then push again.")})
 		}
 		if len(secrets) > 0 {
+			what, rewrite := "new commits add", "Remove each secret and rewrite the commits that added it (git rebase -i, or git commit --amend for the last commit), then push again."
+			if elsewhere > 0 {
+				what = "the push carries"
+				rewrite = "Remove each secret and rewrite the commits, tags or refs that hold it (a message, an author, a file name or a branch name counts as much as a file; git rebase -i, git commit --amend, a new branch name), then push again."
+			}
 			out = append(out, gitgate.Rejection{Ref: cmd.Name, Rule: RuleSecret, Reason: "secret detected by git-gate",
 				Detail: detail(
-					fmt.Sprintf("PUSH REJECTED: new commits add %s:", plural(len(secrets), "potential secret")),
+					fmt.Sprintf("PUSH REJECTED: %s %s:", what, plural(len(secrets), "potential secret")),
 					secrets,
-					"Remove each secret and rewrite the commits that added it (git rebase -i, or git commit --amend for the last commit), then push again.",
+					rewrite,
 					"Deleting it in a later commit is not enough: the secret would stay in the pushed history.")})
 		}
+	}
+	if opts := append(slices.Clone(ch.secrets[-1]), ch.allowed[-1]...); len(opts) > 0 {
+		out = append(out, gitgate.Rejection{Rule: RuleSecret, Reason: "secret detected by git-gate",
+			Detail: detail(
+				fmt.Sprintf("PUSH REJECTED: the push options carry %s:", plural(len(opts), "potential secret")),
+				opts,
+				"Push again without those options (git push -o).")})
 	}
 	return out
 }

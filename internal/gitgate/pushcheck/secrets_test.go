@@ -132,14 +132,48 @@ func TestSuppressionNeedsApproval(t *testing.T) {
 	})
 }
 
-func TestBinaryFileNotScanned(t *testing.T) {
+// TestBinaryFileScanned: a binary file's bytes are scanned too, as
+// stored and as UTF-16, and a finding names the file without a line.
+func TestBinaryFileScanned(t *testing.T) {
 	key := fakeAWSKey(4)
-	f := newFixture(t)
-	base := f.edit(plumbing.ZeroHash, map[string]string{"README.md": "# proj\n"})
-	f.publish()
-	c1 := f.edit(base, map[string]string{"blob.bin": "\x00\x01\x02 id=" + key + "\n"})
-	if rejs := check(t, newChecker(t, Config{}), f.push(create("feature", c1))); len(rejs) != 0 {
-		t.Errorf("Check(binary file holding a key) = %+v, want no rejections", rejs)
+	utf16 := func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			b.WriteRune(r)
+			b.WriteByte(0)
+		}
+		return b.String()
+	}
+	noise := string([]byte{0, 1, 2, 0xff, 0xfe, 0x89, 'P', 'N', 'G', 0x1a, 0})
+	tests := []struct {
+		name, content string
+		want          []string // items, without the commit
+	}{
+		{"key in a binary", noise + " id=" + key + "\n" + noise, []string{"blob.bin rule=aws-access-token"}},
+		{"key in UTF-16", noise + utf16("id="+key) + noise, []string{"blob.bin rule=aws-access-token"}},
+		{"key in UTF-16 past git's binary sniff", strings.Repeat("plain text line\n", 600) + utf16("id="+key), []string{"blob.bin rule=aws-access-token"}},
+		{"no key", noise + strings.Repeat("\x00\x10 plain words here \x7f", 50), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			base := f.edit(plumbing.ZeroHash, map[string]string{"README.md": "# proj\n"})
+			f.publish()
+			c1 := f.edit(base, map[string]string{"blob.bin": tt.content})
+			rejs := check(t, newChecker(t, Config{}), f.push(create("feature", c1)))
+			var want []verdict
+			if tt.want != nil {
+				v := verdict{Ref: "refs/heads/feature", Rule: RuleSecret}
+				for _, it := range tt.want {
+					v.Items = append(v.Items, short(c1)+" "+it)
+				}
+				want = []verdict{v}
+			}
+			if diff := cmp.Diff(want, verdicts(rejs)); diff != "" {
+				t.Errorf("Check verdicts (-want +got):\n%s", diff)
+			}
+			assertNoLeak(t, rejs, key)
+		})
 	}
 }
 

@@ -114,12 +114,17 @@ func (c *conn) flush() error {
 }
 
 // send flushes what is buffered and closes stdin: the request is
-// complete.
+// complete. A service that read the request and exited has closed the
+// channel before the close arrives, which says io.EOF: that is no
+// failure, and wait reports a service that failed.
 func (c *conn) send() error {
 	if err := c.in.Flush(); err != nil {
 		return err
 	}
-	return c.stdin.Close()
+	if err := c.stdin.Close(); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
 }
 
 // wait waits for the service to exit and returns its failure with what
