@@ -198,17 +198,19 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		env = append(env, e.Name+"="+e.Value.Reveal())
 	}
 	cfg := inside.Config{
-		Root:          filepath.Join(dir, "root"),
-		Hostname:      spec.Slug,
-		WorkspaceMode: spec.Workspace.Mode,
-		WorkspaceHost: spec.Workspace.HostPath,
-		WorkspacePath: spec.Workspace.Path,
-		Home:          spec.User.Home,
-		UID:           spec.User.UID,
-		GID:           spec.User.GID,
-		CA:            ca,
-		SidecarDir:    sockDir,
-		Control:       control,
+		Root:              filepath.Join(dir, "root"),
+		Hostname:          spec.Slug,
+		WorkspaceMode:     spec.Workspace.Mode,
+		WorkspaceHost:     spec.Workspace.HostPath,
+		WorkspacePath:     spec.Workspace.Path,
+		WorkspacePinned:   spec.Workspace.Pinned,
+		WorkspaceReadOnly: spec.Workspace.ReadOnly,
+		Home:              spec.User.Home,
+		UID:               spec.User.UID,
+		GID:               spec.User.GID,
+		CA:                ca,
+		SidecarDir:        sockDir,
+		Control:           control,
 		// The bot-bottle home holds every bottle's state: other bottles'
 		// control and egress sockets, CA keys. It is usually under a home
 		// folder, which is absent anyway; wherever it is, it is hidden.

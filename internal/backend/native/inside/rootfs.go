@@ -199,6 +199,9 @@ func workspace(cfg *Config) error {
 		if err := unix.Mount(cfg.WorkspaceHost, inside, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("binding the workspace: %w", err)
 		}
+		if err := protectWorkspace(inside, cfg.WorkspacePinned, cfg.WorkspaceReadOnly); err != nil {
+			return err
+		}
 	case "copy":
 		if err := unix.Mount("tmpfs", inside, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 			return err
