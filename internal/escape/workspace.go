@@ -30,6 +30,8 @@ func (h *Harness) startMounted(t *testing.T, slug, dir string) {
 		t.Fatal(err)
 	}
 	spec.Workspace.Pinned, spec.Workspace.ReadOnly = p.Pinned, p.ReadOnly
+	// Modes must not be what stops the agent: the mounts must.
+	openTree(t, dir)
 	var progress bytes.Buffer
 	t.Cleanup(func() {
 		_ = h.Backend.Stop(context.Background(), slug)
@@ -213,6 +215,7 @@ func (h *Harness) runWorkspace(t *testing.T, slug string) {
 			if c.host != nil {
 				out += "\nhost git: " + hostGit(t, dir, marks, c.host...)
 			}
+			t.Logf("the agent's attempt exited %d:\n%s", code, out)
 			if c.marker != "" {
 				if _, err := os.Stat(filepath.Join(marks, c.marker)); err == nil {
 					t.Errorf("host git ran the agent's %s payload (the agent's script exited %d):\n%s", c.marker, code, out)
