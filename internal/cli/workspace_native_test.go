@@ -57,8 +57,8 @@ func TestNativeStartRefusesDangerousWorkspaces(t *testing.T) {
 			}
 		})
 	}
+	proj := filepath.Join(userHome, "src", "proj")
 	t.Run("from a project folder", func(t *testing.T) {
-		proj := filepath.Join(userHome, "src", "proj")
 		out, code := start(proj)
 		if code != 0 || !strings.Contains(out, "protected  read-only in the bottle: .bot-bottle, .git") {
 			t.Fatalf("start from %s: exit %d:\n%s", proj, code, out)
@@ -66,6 +66,27 @@ func TestNativeStartRefusesDangerousWorkspaces(t *testing.T) {
 		// The placeholders made for the bottle are gone with it.
 		if entries, _ := os.ReadDir(proj); len(entries) > 0 {
 			t.Errorf("the bottle left %v in the project folder", entries)
+		}
+	})
+	t.Run("the agent cannot git init the project folder", func(t *testing.T) {
+		c := w.cmd("start", "example", "--yes", "--", "sh", "-c", "git init -q . && echo in\"\"ited")
+		c.Dir, c.Env = proj, append(append([]string(nil), w.env...), "HOME="+userHome)
+		out, _ := c.CombinedOutput()
+		if strings.Contains(string(out), "inited") {
+			t.Errorf("git init succeeded in the bottle:\n%s", out)
+		}
+		if _, err := os.Stat(filepath.Join(proj, ".git", "config")); !os.IsNotExist(err) {
+			t.Errorf("the bottle created .git/config on the host: %v", err)
+		}
+	})
+	t.Run("workspace.protect false says so and lets it", func(t *testing.T) {
+		w.writeManifest("bottles", "open", "---\nextends: shell\nworkspace: {protect: false}\n---\n")
+		w.writeManifest("agents", "opener", "---\nbottle: open\n---\nOpen test.\n")
+		c := w.cmd("start", "opener", "--yes", "--", "sh", "-c", "git init -q . && echo in\"\"ited")
+		c.Dir, c.Env = proj, append(append([]string(nil), w.env...), "HOME="+userHome)
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "protected  off (workspace.protect: false)") || !strings.Contains(string(out), "inited") {
+			t.Fatalf("start: %v\n%s", err, out)
 		}
 	})
 }

@@ -271,7 +271,7 @@ func ReadRecord(home, slug string) (Record, error) {
 func Retire(home, slug string) error {
 	dir := StateDir(home, slug)
 	var perr error
-	if rec, err := ReadRecord(home, slug); err == nil {
+	if rec, err := ReadRecord(home, slug); err == nil && !workspaceInUse(home, slug, rec.Cwd) {
 		perr = RemovePlaceholders(rec.Placeholders)
 	}
 	return errors.Join(
@@ -279,6 +279,25 @@ func Retire(home, slug string) error {
 		ignoreMissing(os.RemoveAll(filepath.Join(dir, "ca"))),
 		ignoreMissing(os.Remove(filepath.Join(dir, "policy.json"))),
 	)
+}
+
+// workspaceInUse reports whether a bottle other than slug that is not
+// retired yet (its CA is still there) has the workspace cwd: its binds of
+// the placeholders would go with them, so they stay.
+func workspaceInUse(home, slug, cwd string) bool {
+	entries, _ := os.ReadDir(filepath.Join(home, "state"))
+	for _, e := range entries {
+		if e.Name() == slug || !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(StateDir(home, e.Name()), "ca")); err != nil {
+			continue
+		}
+		if rec, err := ReadRecord(home, e.Name()); err == nil && rec.Cwd == cwd {
+			return true
+		}
+	}
+	return false
 }
 
 func ignoreMissing(err error) error {

@@ -243,3 +243,38 @@ func TestRemovePlaceholdersKeepsWhatChanged(t *testing.T) {
 		}
 	}
 }
+
+// Placeholders stay while another bottle of the same workspace runs: its
+// binds of them would vanish with them.
+func TestRetireKeepsPlaceholdersOfABusyWorkspace(t *testing.T) {
+	home, proj := t.TempDir(), t.TempDir()
+	p, err := ProtectWorkspace(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := p.Create()
+	if err != nil || len(made) == 0 {
+		t.Fatalf("Create = %v, %v", made, err)
+	}
+	for _, slug := range []string{"a-00000", "b-00000"} {
+		dir := StateDir(home, slug)
+		if err := os.MkdirAll(filepath.Join(dir, "ca"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteRecord(dir, Record{Slug: slug, Cwd: proj, Placeholders: made}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Retire(home, "a-00000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(proj, ".git")); err != nil {
+		t.Fatalf("Retire of one bottle removed the placeholders of another: %v", err)
+	}
+	if err := Retire(home, "b-00000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(proj, ".git")); !os.IsNotExist(err) {
+		t.Fatalf("the last bottle's Retire left the placeholders: %v", err)
+	}
+}
