@@ -48,3 +48,16 @@ func FuzzProtectWorkspace(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAccountHomes: any passwd data gives only clean absolute homes.
+func FuzzAccountHomes(f *testing.F) {
+	f.Add([]byte("root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n"))
+	f.Add([]byte("a:x:1:1::/home/../etc:/bin/sh\r\nb:x\n#c:x:1:1::/home/c:/x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, h := range accountHomes(data) {
+			if !filepath.IsAbs(h) || filepath.Clean(h) != h || h == "/" {
+				t.Fatalf("accountHomes gave %q", h)
+			}
+		}
+	})
+}

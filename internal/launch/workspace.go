@@ -60,10 +60,47 @@ func guards(o Options, named []string) []guarded {
 			gs = append(gs, guarded{path: filepath.Join(userHome, s.rel), what: s.what, within: true})
 		}
 	}
+	// Every account's home and its credentials: a root operator (or one
+	// who ran sudo) reads them all, and a folder like /home holds them.
+	passwd, _ := os.ReadFile(passwdFile)
+	for _, h := range accountHomes(passwd) {
+		if h == userHome {
+			continue
+		}
+		gs = append(gs, guarded{path: h, what: "a user's home folder"})
+		for _, s := range homeSecrets {
+			gs = append(gs, guarded{path: filepath.Join(h, s.rel), what: s.what + " of another user", within: true})
+		}
+	}
 	for _, p := range named {
 		gs = append(gs, guarded{path: p, what: "a file the bottle's env, route tokens or git-gate keys name", within: true})
 	}
 	return gs
+}
+
+// passwdFile lists the accounts whose homes guards protects.
+var passwdFile = "/etc/passwd"
+
+// accountHomes returns the home folders of passwd(5) data: absolute,
+// clean, and neither the root nor a system folder a daemon account points
+// at (/bin, /usr/sbin, /var/lib/..., /nonexistent).
+func accountHomes(passwd []byte) []string {
+	var out []string
+	for line := range strings.Lines(string(passwd)) {
+		fields := strings.Split(strings.TrimRight(line, "\r\n"), ":")
+		if len(fields) < 7 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		h := fields[5]
+		personal := within(h, "/home") || within(h, "/root") || within(h, "/Users")
+		if !filepath.IsAbs(h) || filepath.Clean(h) != h || h == "/" || !personal {
+			continue
+		}
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // realPath resolves every symbolic link of p that exists; the missing

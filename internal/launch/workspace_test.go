@@ -278,3 +278,44 @@ func TestRetireKeepsPlaceholdersOfABusyWorkspace(t *testing.T) {
 		t.Fatalf("the last bottle's Retire left the placeholders: %v", err)
 	}
 }
+
+func TestAccountHomes(t *testing.T) {
+	passwd := "root:x:0:0:root:/root:/bin/bash\n" +
+		"daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n" +
+		"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n" +
+		"alice:x:1000:1000:Alice:/home/alice:/bin/bash\n" +
+		"svc:x:999:999::/:/bin/false\n" +
+		"odd:x:1001:1001::home/odd:/bin/sh\n" +
+		"dots:x:1002:1002::/home/../etc:/bin/sh\n" +
+		"short:x:1003\n" +
+		"bob:x:1004:1004::/home/bob\r\n" +
+		"mac:x:501:20::/Users/mac:/bin/zsh\n" +
+		"alice2:x:1005:1005::/home/alice:/bin/bash\n"
+	want := []string{"/root", "/home/alice", "/Users/mac"}
+	if diff := cmp.Diff(want, accountHomes([]byte(passwd))); diff != "" {
+		t.Errorf("accountHomes (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckWorkspaceOtherAccounts(t *testing.T) {
+	base := t.TempDir()
+	old := passwdFile
+	t.Cleanup(func() { passwdFile = old })
+	passwdFile = filepath.Join(base, "passwd")
+	if err := os.WriteFile(passwdFile, []byte("root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gs := guards(Options{Home: filepath.Join(base, "bb"), LookupEnv: env(map[string]string{"HOME": "/root"})}, nil)
+	for _, tc := range []struct{ ws, want string }{
+		{"/home", "contains /home/alice, a user's home folder"},
+		{"/home/alice", "is a user's home folder"},
+		{"/home/alice/.ssh", "is ssh keys of another user"},
+		{"/home/alice/.aws/sso", "is inside /home/alice/.aws, AWS credentials of another user"},
+		{"/home/alice/src/proj", ""},
+	} {
+		err := checkWorkspace(tc.ws, gs)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("checkWorkspace(%s) = %v, want %q", tc.ws, err, tc.want)
+		}
+	}
+}

@@ -303,7 +303,9 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 		hc.PidsLimit = &spec.Resources.Pids
 	}
 	if spec.Workspace.Mode == "mount" {
-		hc.Mounts = workspaceMounts(spec.Workspace)
+		if hc.Mounts, err = workspaceMounts(spec.Workspace); err != nil {
+			return err
+		}
 	}
 	workdir := spec.Workspace.Path
 	if workdir == "" {
