@@ -256,7 +256,7 @@ func (pl *planner) check(rel string) (fs.FileInfo, bool) {
 	for i := range parts {
 		p := filepath.Join(pl.root, filepath.Join(parts[:i+1]...))
 		st, err := os.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, false
 		}
 		if err != nil {

@@ -147,6 +147,12 @@ func TestProtectWorkspace(t *testing.T) {
 			placeholders: []string{".git/commondir", ".git/worktrees"},
 		},
 		{
+			name:         "a file where a protected folder's parent would be",
+			entries:      map[string]string{".git/config": "", ".git/hooks/": "", ".bot-bottle/": "", ".claude": "notes"},
+			want:         Protection{Pinned: []string{".git"}, ReadOnly: append([]string{".bot-bottle"}, gitDir(".git")...)},
+			placeholders: []string{".git/commondir", ".git/modules", ".git/worktrees"},
+		},
+		{
 			name:    "a symlinked hooks folder",
 			entries: map[string]string{".git/config": "", ".git/hooks@": "/tmp/elsewhere"},
 			err:     "hooks is a symbolic link",
