@@ -201,6 +201,13 @@ type Workspace struct {
 	HostPath string
 	// Path is where it appears in the runtime.
 	Path string
+	// Pinned are folders below HostPath (relative, slash-separated) that a
+	// mounted workspace binds onto themselves, so that the agent can
+	// neither rename nor replace them; ReadOnly are paths below HostPath
+	// it binds read-only, after Pinned, parents first. Every one exists
+	// and none is or goes through a symbolic link when Start is called.
+	Pinned   []string
+	ReadOnly []string
 }
 
 // Resources limit the agent runtime.

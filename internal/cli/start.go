@@ -291,6 +291,15 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	default:
 		row("workspace", fmt.Sprintf("%s %s -> %s", ws.Mode, ws.HostPath, ws.Path))
 	}
+	switch {
+	case ws.Mode == manifest.WorkspaceCopy:
+		row("protected", "nothing needed: a copied workspace never returns to the host")
+	case ws.Mode != manifest.WorkspaceMount:
+	case l.Protection == nil:
+		row("protected", "off (workspace.protect: false): the agent can write .git/config and hooks that git on this host runs")
+	default:
+		row("protected", "read-only in the bottle: "+l.Protection.Summary())
+	}
 	row("command", strings.Join(spec.Command, " "))
 }
 

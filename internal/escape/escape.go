@@ -264,6 +264,7 @@ func Run(t *testing.T, h *Harness) {
 			}
 		}
 	})
+	t.Run("mounted workspace", func(t *testing.T) { h.runWorkspace(t, slug) })
 	if h.KillSidecar != nil {
 		t.Run("a dead sidecar leaves no way out", func(t *testing.T) {
 			h.KillSidecar(t, slug)

@@ -63,6 +63,9 @@ type Launch struct {
 	Spec   *backend.Spec
 	Policy *policy.Policy
 	Record Record
+	// Protection is what a mounted workspace keeps read-only; nil when
+	// the workspace is not mounted or workspace.protect is false.
+	Protection *Protection
 
 	policyJSON []byte
 	ca         *egress.CA
@@ -84,6 +87,9 @@ type Record struct {
 	// DeployKeys are the forge keys registered for the bottle and not yet
 	// revoked.
 	DeployKeys []DeployKey `json:"deploy_keys,omitempty"`
+	// Placeholders are the protected paths launch created in the
+	// workspace; Retire removes those still as created.
+	Placeholders []Placeholder `json:"placeholders,omitempty"`
 }
 
 // StateDir returns the state folder of slug.
@@ -146,6 +152,19 @@ func Prepare(o Options) (*Launch, error) {
 		Path:     b.Workspace.Path.Or(manifest.DefaultWorkspacePath),
 		HostPath: o.Cwd,
 	}
+	named := namedPaths(b, o.LookupEnv)
+	var prot *Protection
+	if ws.Mode != manifest.WorkspaceNone {
+		if err := checkWorkspace(o.Cwd, guards(o, hidden(named, keyFiles))); err != nil {
+			return nil, err
+		}
+	}
+	if ws.Mode == manifest.WorkspaceMount && b.Workspace.Protect.Or(manifest.DefaultWorkspaceProtect) {
+		if prot, err = ProtectWorkspace(o.Cwd); err != nil {
+			return nil, err
+		}
+		ws.Pinned, ws.ReadOnly = prot.Pinned, prot.ReadOnly
+	}
 	spec := &backend.Spec{
 		Slug:       slug,
 		Agent:      res.Agent.Name,
@@ -162,7 +181,7 @@ func Prepare(o Options) (*Launch, error) {
 		Env:        p.env,
 		Files:      p.files,
 		Workspace:  ws,
-		Hide:       hidden(namedPaths(b, o.LookupEnv), keyFiles),
+		Hide:       hidden(named, keyFiles),
 		Resources: backend.Resources{
 			MilliCPUs: b.Resources.MilliCPUs.V,
 			Memory:    b.Resources.Memory.V,
@@ -177,7 +196,7 @@ func Prepare(o Options) (*Launch, error) {
 		Slug: slug, Agent: res.Agent.Name, Bottles: res.Bottles, Backend: o.Backend,
 		Cwd: o.Cwd, Command: o.Command, Detached: o.Detached, CreatedAt: time.Now().UTC(),
 	}
-	return &Launch{Spec: spec, Policy: pol, Record: rec, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
+	return &Launch{Spec: spec, Policy: pol, Record: rec, Protection: prot, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
 }
 
 // tokens reads the secret of every token slot from the host environment.
@@ -210,6 +229,13 @@ func (l *Launch) Write() error {
 	}
 	if err := l.ca.Write(l.Spec.CADir); err != nil {
 		return fmt.Errorf("writing the bottle CA: %w", err)
+	}
+	if l.Protection != nil {
+		made, err := l.Protection.Create()
+		l.Record.Placeholders = append(l.Record.Placeholders, made...)
+		if err != nil {
+			return errors.Join(err, RemovePlaceholders(made))
+		}
 	}
 	return WriteRecord(dir, l.Record)
 }
@@ -244,10 +270,34 @@ func ReadRecord(home, slug string) (Record, error) {
 // resume and for the operator.
 func Retire(home, slug string) error {
 	dir := StateDir(home, slug)
+	var perr error
+	if rec, err := ReadRecord(home, slug); err == nil && !workspaceInUse(home, slug, rec.Cwd) {
+		perr = RemovePlaceholders(rec.Placeholders)
+	}
 	return errors.Join(
+		perr,
 		ignoreMissing(os.RemoveAll(filepath.Join(dir, "ca"))),
 		ignoreMissing(os.Remove(filepath.Join(dir, "policy.json"))),
 	)
+}
+
+// workspaceInUse reports whether a bottle other than slug that is not
+// retired yet (its CA is still there) has the workspace cwd: its binds of
+// the placeholders would go with them, so they stay.
+func workspaceInUse(home, slug, cwd string) bool {
+	entries, _ := os.ReadDir(filepath.Join(home, "state"))
+	for _, e := range entries {
+		if e.Name() == slug || !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(StateDir(home, e.Name()), "ca")); err != nil {
+			continue
+		}
+		if rec, err := ReadRecord(home, e.Name()); err == nil && rec.Cwd == cwd {
+			return true
+		}
+	}
+	return false
 }
 
 func ignoreMissing(err error) error {

@@ -37,7 +37,14 @@ func TestPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := resolve(t, home, "example", "claude")
-	opts := Options{Home: home, Cwd: "/src/proj", Resolved: res, Backend: "docker", HostUID: 0, HostGID: 0}
+	proj := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proj, ".git", "hooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, ".git", "config"), []byte("[core]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Home: home, Cwd: proj, Resolved: res, Backend: "docker", HostUID: 0, HostGID: 0}
 
 	// The route's token is read from the host; without it, nothing starts.
 	_, err := Prepare(opts)
@@ -67,7 +74,11 @@ func TestPrepare(t *testing.T) {
 			t.Errorf("file %s holds the token", f.Path)
 		}
 	}
-	want := backend.Workspace{Mode: "mount", HostPath: "/src/proj", Path: "/workspace"}
+	want := backend.Workspace{
+		Mode: "mount", HostPath: proj, Path: "/workspace",
+		Pinned:   []string{".git"},
+		ReadOnly: []string{".bot-bottle", ".git/commondir", ".git/config", ".git/hooks", ".git/modules", ".git/worktrees"},
+	}
 	if diff := cmp.Diff(want, spec.Workspace); diff != "" {
 		t.Errorf("workspace (-want +got):\n%s", diff)
 	}
@@ -91,11 +102,27 @@ func TestPrepare(t *testing.T) {
 		t.Error("the policy file holds the token")
 	}
 	rec, err := ReadRecord(home, spec.Slug)
-	if err != nil || rec.Agent != "example" || rec.Cwd != "/src/proj" {
+	if err != nil || rec.Agent != "example" || rec.Cwd != proj {
 		t.Fatalf("record: %+v %v", rec, err)
+	}
+	// The absent protected paths were created for the bottle, and Retire
+	// removes them; what the operator had stays.
+	placeholders := []string{".bot-bottle", ".git/commondir", ".git/modules", ".git/worktrees"}
+	for _, p := range placeholders {
+		if _, err := os.Stat(filepath.Join(proj, p)); err != nil {
+			t.Errorf("after Write: %v", err)
+		}
 	}
 	if err := Retire(home, spec.Slug); err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range placeholders {
+		if _, err := os.Stat(filepath.Join(proj, p)); !os.IsNotExist(err) {
+			t.Errorf("after Retire: %s: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(proj, ".git", "config")); err != nil {
+		t.Errorf("Retire removed the operator's git config: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(spec.StateDir, "ca", "ca.key")); !os.IsNotExist(err) {
 		t.Errorf("the CA key survived Retire: %v", err)

@@ -451,6 +451,16 @@ func (r *reader) workspace(v *yaml.Node, w *Workspace) {
 					w.Path = set(s, r.pos(v))
 				}
 			}},
+			{"protect", func(_, v *yaml.Node) {
+				on, ok := r.boolean(v, "workspace.protect")
+				if ok && isNull(v) {
+					// An explicit empty value clears what parents set.
+					on = DefaultWorkspaceProtect
+				}
+				if ok {
+					w.Protect = set(on, r.pos(v))
+				}
+			}},
 		},
 	})
 }

@@ -111,7 +111,7 @@ func merge(base, over *Bottle) *Bottle {
 		Chain:     appendUnique(slices.Clone(base.Chain), chainOf(over)...),
 		Provider:  mergeProvider(base.Provider, over.Provider),
 		Resources: Resources{MilliCPUs: over.Resources.MilliCPUs.over(base.Resources.MilliCPUs), Memory: over.Resources.Memory.over(base.Resources.Memory), Pids: over.Resources.Pids.over(base.Resources.Pids)},
-		Workspace: Workspace{Mode: over.Workspace.Mode.over(base.Workspace.Mode), Path: over.Workspace.Path.over(base.Workspace.Path)},
+		Workspace: Workspace{Mode: over.Workspace.Mode.over(base.Workspace.Mode), Path: over.Workspace.Path.over(base.Workspace.Path), Protect: over.Workspace.Protect.over(base.Workspace.Protect)},
 	}
 	out.Name = over.Name
 

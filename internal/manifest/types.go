@@ -131,6 +131,8 @@ const (
 	EgressLogFull          = 2
 	DefaultTemplate        = TemplateClaude
 	DefaultWorkspaceMode   = WorkspaceMount
+	// DefaultWorkspaceProtect is workspace.protect when no bottle sets it.
+	DefaultWorkspaceProtect = true
 )
 
 // Default detector sets, used when a route does not name its own.
@@ -329,6 +331,9 @@ type Resources struct {
 type Workspace struct {
 	Mode Value[string] `json:"mode"`
 	Path Value[string] `json:"path"`
+	// Protect makes the paths host tools read or run (.git/config,
+	// .git/hooks, .bot-bottle, ...) read-only in a mounted workspace.
+	Protect Value[bool] `json:"protect"`
 }
 
 // Bottle is a bottle manifest, either as written in one file or resolved

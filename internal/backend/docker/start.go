@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -308,7 +307,9 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 		hc.PidsLimit = &spec.Resources.Pids
 	}
 	if spec.Workspace.Mode == "mount" {
-		hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: spec.Workspace.HostPath, Target: spec.Workspace.Path}}
+		if hc.Mounts, err = workspaceMounts(spec.Workspace); err != nil {
+			return err
+		}
 	}
 	workdir := spec.Workspace.Path
 	if workdir == "" {

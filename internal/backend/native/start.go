@@ -200,16 +200,18 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 	}
 	ids := bottleIdentity()
 	cfg := inside.Config{
-		Root:          filepath.Join(dir, "root"),
-		Hostname:      spec.Slug,
-		WorkspaceMode: spec.Workspace.Mode,
-		WorkspaceHost: spec.Workspace.HostPath,
-		WorkspacePath: spec.Workspace.Path,
-		Home:          spec.User.Home,
-		UID:           spec.User.UID,
-		GID:           spec.User.GID,
-		OuterUID:      ids.outerUID,
-		OuterGID:      ids.outerGID,
+		Root:              filepath.Join(dir, "root"),
+		Hostname:          spec.Slug,
+		WorkspaceMode:     spec.Workspace.Mode,
+		WorkspaceHost:     spec.Workspace.HostPath,
+		WorkspacePath:     spec.Workspace.Path,
+		WorkspacePinned:   spec.Workspace.Pinned,
+		WorkspaceReadOnly: spec.Workspace.ReadOnly,
+		Home:              spec.User.Home,
+		UID:               spec.User.UID,
+		GID:               spec.User.GID,
+		OuterUID:          ids.outerUID,
+		OuterGID:          ids.outerGID,
 		// A root operator's agent is not root: it reaches the workspace
 		// through an idmapped mount (see workspaceTree).
 		WorkspaceTree: rootOperator() && spec.Workspace.Mode == "mount" && spec.Workspace.Path != "",

@@ -37,6 +37,11 @@ type Config struct {
 	WorkspaceMode string `json:"workspace_mode"`
 	WorkspaceHost string `json:"workspace_host"`
 	WorkspacePath string `json:"workspace_path"`
+	// WorkspacePinned and WorkspaceReadOnly are relative paths of a
+	// mounted workspace bound onto themselves, read-write and read-only
+	// (backend.Workspace).
+	WorkspacePinned   []string `json:"workspace_pinned,omitempty"`
+	WorkspaceReadOnly []string `json:"workspace_readonly,omitempty"`
 	// Home is the agent's home, a fresh folder.
 	Home string `json:"home"`
 	// UID and GID are the agent's ids inside the bottle.

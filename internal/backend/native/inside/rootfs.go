@@ -203,10 +203,17 @@ func workspace(cfg *Config) error {
 	switch cfg.WorkspaceMode {
 	case "mount":
 		if cfg.WorkspaceTree {
-			return attachTree(inside)
-		}
-		if err := unix.Mount(cfg.WorkspaceHost, inside, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			// A root operator's workspace: the idmapped tree the host
+			// built. The protected binds below are cloned from it and
+			// keep its idmapping.
+			if err := attachTree(inside); err != nil {
+				return err
+			}
+		} else if err := unix.Mount(cfg.WorkspaceHost, inside, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("binding the workspace: %w", err)
+		}
+		if err := protectWorkspace(inside, cfg.WorkspacePinned, cfg.WorkspaceReadOnly); err != nil {
+			return err
 		}
 	case "copy":
 		if err := unix.Mount("tmpfs", inside, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
