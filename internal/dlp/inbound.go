@@ -1,6 +1,7 @@
 package dlp
 
 import (
+	"html"
 	"regexp"
 	"strings"
 )
@@ -81,7 +82,8 @@ var (
 	// known_hosts or config), dotfiles of credentials, the environment.
 	exfilTargetRE = regexp.MustCompile(`(?i)^(?:(id_(?:rsa|dsa|ecdsa|ed25519)|\.ssh(?:/(?:id_|\*)|/?(?:[\s"'\x60),;:]|$))|\.env(?:[^\w.-]|\.(?:\W|$)|$)|` +
 		`(?:environment|env)\s+var(?:iable)?s\b|printenv|` +
-		`\.netrc|\.npmrc|\.pypirc|\.git-credentials|\.aws/credentials|\.kube/config|/etc/shadow|private[\s_-]?keys?)` +
+		`\.netrc|\.npmrc|\.pypirc|\.git-credentials|\.aws/credentials|\.kube/config|/etc/shadow|private[\s_-]?keys?|` +
+		`\x60env\x60|env\s*\||os\.environ\b|process\.env\b)` +
 		`|(?:api|access|secret|ssh|signing)[\s_-]?(?:access[\s_-]?)?keys?|tokens?\b|passwords?|passwd|passphrases?|credentials?|creds\b|secrets?\b` +
 		`|\.aws\b|kubeconfig|keychain|wallet)`)
 	// destRE: data sent to a remote place, by a verb and a URL, a pipe
@@ -90,6 +92,9 @@ var (
 		`(?:https?://|\b(?:ngrok|webhook\.site|requestbin|pipedream|burpcollaborator|interact\.sh|oast\.(?:fun|me|live|site|online|pro))` +
 		`|\bto\s+(?:our|my|this|the\s+following|an?\s+(?:external|remote))\s+(?:server|endpoint|url|webhook|address|host|site))` +
 		`|\|\s*(?:curl|wget|nc)\b|\bcurl\b[^\n]*\s-(?:d|F|T|-data[\w-]*|-upload-file|-form)\b`)
+	// pipeRE: what follows a secret file piped into a network client,
+	// from the target's last byte on.
+	pipeRE = regexp.MustCompile(`^[^\n|]{0,40}\|\s*(?:curl|wget|nc|ncat|socat)\b`)
 	// imageRE: an image URL whose query holds a placeholder to fill in
 	// (DATA, {secret}, $TOKEN): how injections make a client leak
 	// without a tool call. Case matters for the placeholder.
@@ -106,7 +111,8 @@ var (
 var exfilVerbs = func() map[string]bool {
 	m := map[string]bool{}
 	for v := range strings.FieldsSeq("read open cat dump print printenv display echo base64 encode exfiltrate send upload post " +
-		"leak reveal share email paste include append attach transmit submit collect gather extract steal harvest embed expose") {
+		"leak reveal share email paste include append attach transmit submit collect gather extract steal harvest embed expose " +
+		"retrieve obtain grab fetch locate copy") {
 		m[v] = true
 	}
 	return m
@@ -135,6 +141,12 @@ func ScanInjection(text string) (Confidence, string) {
 	}
 	var ev evasion
 	var tags string
+	if h.has(gEntity) {
+		// What a browser or an HTML-to-text tool shows: "ig&#8203;nore",
+		// "&lt;system&gt;".
+		text = html.UnescapeString(text)
+		h = scanHints(text)
+	}
 	if h.nonASCII {
 		n := normalizeInbound(text)
 		text, tags, ev = n.text, n.tags, n.ev
@@ -237,6 +249,9 @@ func exfilAt(text string, p int) (request, toRemote bool) {
 		return false, false
 	}
 	te, strong := p+m[1], m[2] >= 0
+	if strong && pipeRE.MatchString(text[te-1:min(len(text), te+80)]) {
+		return true, true // "env | curl -d @- https://…"
+	}
 	vs, ok := verbBefore(text, p)
 	if !ok {
 		return false, false

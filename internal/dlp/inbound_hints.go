@@ -18,6 +18,7 @@ const (
 	gImage                      // "![", "<img": markdown or HTML image exfiltration
 	gComment                    // "<!--"
 	gStyle                      // "style=": CSS-hidden text
+	gEntity                     // "&#8203;", "&lt;": HTML character references
 	nGroups
 )
 
@@ -39,11 +40,13 @@ var hintWords = [nGroups][]string{
 		"this step", "this action", "this message", "the following instructions", "the following steps"},
 	// Target hints start the target: its expression is anchored there.
 	gTarget: {"api", "access", "secret", "ssh", "signing", "private", "id_", ".ssh", ".env", "environment", "env var",
-		"printenv", ".netrc", ".npmrc", ".pypirc", ".git-cred", ".aws", ".kube", "/etc/shadow", "token", "passw",
+		"printenv", "`env", "env |", "env|", "os.environ", "process.env", ".netrc", ".npmrc", ".pypirc", ".git-cred", ".aws", ".kube", "/etc/shadow", "token", "passw",
 		"passphrase", "credential", "creds", "kubeconfig", "keychain", "wallet"},
 	gImage:   {"![", "<img"},
 	gComment: {"<!--"},
 	gStyle:   {"style"},
+	gEntity: {"&#", "&lt;", "&gt;", "&zwj;", "&zwnj;", "&shy;", "&zerowidthspace;", "&nbsp;", "&lrm;", "&rlm;",
+		"&lre;", "&rle;", "&lro;", "&rlo;", "&pdf;", "&wj;", "&nobreak;", "&invisible"},
 }
 
 // maxHits is how many hit positions of a group fit without allocating.
