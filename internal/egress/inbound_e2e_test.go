@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
@@ -29,8 +30,9 @@ const corpusDir = "../dlp/testdata/inbound"
 
 // TestInboundInjectionCurl: a real TLS upstream serves pages of the
 // detector's corpora, and real curl fetches them through the proxy. Every
-// injection is withheld (403, injection-inbound) and audited as a block,
-// whole or streamed; benign pages (READMEs, API JSON) arrive byte for byte.
+// injection is withheld (403, injection-inbound; cut when streamed) and
+// audited as a block, also when labelled binary; benign pages (READMEs, API
+// JSON) and a real binary arrive byte for byte.
 func TestInboundInjectionCurl(t *testing.T) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
@@ -41,9 +43,20 @@ func TestInboundInjectionCurl(t *testing.T) {
 		t.Fatal(err)
 	}
 	types := map[string]string{".txt": "text/plain", ".md": "text/markdown", ".html": "text/html", ".json": "application/json"}
+	random := make([]byte, 64<<10)
+	if _, err := rand.Read(random); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// /whole/<corpus>/<file> is sent with a length, /stream/... in
-		// flushed pieces without one.
+		// flushed pieces without one; /octet/... and /png/... with a
+		// length under a binary type, as an attacker labels a page to
+		// slip past a scanner that trusts the label.
+		if r.URL.Path == "/random.bin" {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = w.Write(random)
+			return
+		}
 		parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
 		if len(parts) != 3 {
 			http.NotFound(w, r)
@@ -55,7 +68,16 @@ func TestInboundInjectionCurl(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", types[filepath.Ext(parts[2])])
-		if parts[0] == "whole" {
+		switch parts[0] {
+		case "octet":
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = w.Write(body)
+			return
+		case "png":
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(body)
+			return
+		case "whole":
 			_, _ = w.Write(body)
 			return
 		}
@@ -171,12 +193,30 @@ func TestInboundInjectionCurl(t *testing.T) {
 			t.Errorf("audit of %s = %+v, want a %s block", path, ev, BlockInjection)
 		}
 	})
+	for _, mode := range []string{"octet", "png"} {
+		t.Run("attack/issue-example.txt/as-"+mode, func(t *testing.T) {
+			path := "/" + mode + "/attack/issue-example.txt"
+			status, block, body := fetch(t, path)
+			if status != "403" || block != BlockInjection || strings.Contains(body, "id_rsa") {
+				t.Errorf("injection labelled %s = %s %q %q, want it withheld with %s", mode, status, block, body, BlockInjection)
+			}
+			if ev := audited(t, path); ev.Decision != "block" || ev.Rule != BlockInjection {
+				t.Errorf("audit of %s = %+v, want a %s block", path, ev, BlockInjection)
+			}
+		})
+	}
+	t.Run("binary/random.bin", func(t *testing.T) {
+		status, block, body := fetch(t, "/random.bin")
+		if status != "200" || block != "" || body != string(random) {
+			t.Errorf("GET /random.bin = %s %q, body changed: %v; want it delivered unchanged", status, block, body != string(random))
+		}
+	})
 	for _, name := range []string{"readme-badges.md", "github-repo.json", "gitignore-guide.md", "ssh-key-setup.md", "multilingual.md"} {
 		raw, err := os.ReadFile(filepath.Join(corpusDir, "benign", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, mode := range []string{"whole", "stream"} {
+		for _, mode := range []string{"whole", "stream", "octet"} {
 			t.Run("benign/"+name+"/"+mode, func(t *testing.T) {
 				path := "/" + mode + "/benign/" + name
 				status, block, body := fetch(t, path)
