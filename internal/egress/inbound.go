@@ -138,7 +138,7 @@ func (r *injectionReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	n, err := r.rc.Read(b)
-	if r.sniff && n > 0 && !looksText(b[:n]) {
+	if r.sniff && n > 0 && !textLike(b[:n], pieceSniffLen) {
 		r.tail = r.tail[:0]
 		return n, err
 	}
