@@ -141,6 +141,12 @@ func ScanInjection(text string) (Confidence, string) {
 	}
 	var ev evasion
 	var tags string
+	if h.has(gJSON) {
+		// What a client that parses the JSON reads: "\u003csystem\u003e",
+		// an "assistant:" turn after "\n".
+		text = jsonUnescape(text)
+		h = scanHints(text)
+	}
 	if h.has(gEntity) {
 		// What a browser or an HTML-to-text tool shows: "ig&#8203;nore",
 		// "&lt;system&gt;".

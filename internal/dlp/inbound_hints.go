@@ -19,6 +19,7 @@ const (
 	gComment                    // "<!--"
 	gStyle                      // "style=": CSS-hidden text
 	gEntity                     // "&#8203;", "&lt;": HTML character references
+	gJSON                       // "\u0069", "\n": JSON string escapes
 	nGroups
 )
 
@@ -47,6 +48,7 @@ var hintWords = [nGroups][]string{
 	gStyle:   {"style"},
 	gEntity: {"&#", "&lt;", "&gt;", "&zwj;", "&zwnj;", "&shy;", "&zerowidthspace;", "&nbsp;", "&lrm;", "&rlm;",
 		"&lre;", "&rle;", "&lro;", "&rlo;", "&pdf;", "&wj;", "&nobreak;", "&invisible"},
+	gJSON: {`\u`, `\n`},
 }
 
 // maxHits is how many hit positions of a group fit without allocating.

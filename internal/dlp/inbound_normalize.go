@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -264,4 +265,74 @@ func collapseSpaced(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// jsonUnescape decodes the escapes of JSON strings wherever they are in
+// s: \uXXXX (and surrogate pairs), \n, \r, \t, \", \/ and \\. Anything
+// else is kept as it is. The result is never longer than s.
+func jsonUnescape(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch c := s[i+1]; c {
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case '"', '/', '\\':
+			b.WriteByte(c)
+		case 'u':
+			r, ok := hex4(s[i+2:])
+			if !ok {
+				b.WriteByte('\\')
+				continue
+			}
+			n := 6
+			if utf16.IsSurrogate(r) {
+				if lo, ok := hex4(s[min(len(s), i+8):]); ok && strings.HasPrefix(s[i+6:], `\u`) {
+					if pair := utf16.DecodeRune(r, lo); pair != utf8.RuneError {
+						r, n = pair, 12
+					}
+				}
+			}
+			if utf16.IsSurrogate(r) {
+				r = utf8.RuneError // a lone surrogate: 3 bytes for 6
+			}
+			b.WriteRune(r)
+			i += n - 1
+			continue
+		default:
+			b.WriteByte('\\')
+			continue
+		}
+		i++
+	}
+	return b.String()
+}
+
+// hex4 decodes four hex digits at the start of s.
+func hex4(s string) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for i := range 4 {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c|0x20 && c|0x20 <= 'f':
+			c = c | 0x20 - 'a' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
