@@ -29,19 +29,25 @@ const scanTail = 2 << 10
 // agent.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	f, ok := resp.Request.Context().Value(routeKey{}).(forwarded)
-	if !ok || !slices.Contains(f.route.DLP.Inbound, dlp.NaiveInjection) || !textual(resp.Header.Get("Content-Type")) {
+	if !ok || !slices.Contains(f.route.DLP.Inbound, dlp.NaiveInjection) {
 		return nil
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return nil
 	}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if ct != "text/event-stream" && resp.ContentLength >= 0 && resp.ContentLength <= maxInboundBuffer {
+	// A body labelled binary is still text to an agent that prints it
+	// (inbound_sniff.go): one that starts like text is scanned whole; any
+	// other is streamed, and each piece that looks like text is scanned.
+	declared := textual(resp.Header.Get("Content-Type"))
+	if ct != "text/event-stream" && resp.ContentLength >= 0 && resp.ContentLength <= maxInboundBuffer &&
+		(declared || sniffText(resp)) {
 		return p.scanWhole(resp, f)
 	}
 	resp.Body = &injectionReader{
-		rc:  resp.Body,
-		sse: ct == "text/event-stream",
+		rc:    resp.Body,
+		sniff: !declared,
+		sse:   ct == "text/event-stream",
 		hit: func(c dlp.Confidence, label string) {
 			p.log.Warn("inbound injection", "host", f.route.Host, "confidence", c.String(), "what", label)
 			if c == dlp.High {
@@ -116,6 +122,10 @@ type injectionReader struct {
 	logged bool
 	cut    bool
 	notice []byte
+
+	// sniff: the type says binary; only pieces that look like text are
+	// scanned.
+	sniff bool
 }
 
 func (r *injectionReader) Read(b []byte) (int, error) {
@@ -128,6 +138,10 @@ func (r *injectionReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	n, err := r.rc.Read(b)
+	if r.sniff && n > 0 && !textLike(b[:n], pieceSniffLen) {
+		r.tail = r.tail[:0]
+		return n, err
+	}
 	if n > 0 {
 		window := append(r.tail, b[:n]...)
 		c, label := dlp.ScanInjection(string(window))
