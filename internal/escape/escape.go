@@ -227,6 +227,7 @@ func Run(t *testing.T, h *Harness) {
 			}
 		})
 	}
+	h.runInheritedFDs(t, slug+"-fds")
 	t.Run("another bottle", func(t *testing.T) {
 		other := slug + "-b"
 		h.start(t, other)
