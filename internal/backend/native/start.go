@@ -91,7 +91,7 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (er
 	if err != nil {
 		return err
 	}
-	if b.cgroup, err = d.newGroup(spec.Slug, limitsOf(spec.Resources), dir); err != nil {
+	if b.cgroup, err = d.newGroup(spec.Slug, limitsOf(spec.Resources), dir, spec.AllowUnenforcedLimits); err != nil {
 		return err
 	}
 	goAhead, err := startInit(bin, cfgPath, spec.TTY, nil, b)

@@ -131,7 +131,7 @@ func (d *Driver) supervise(ctx context.Context, dir string, p *plan, ready *os.F
 		return 0, err
 	}
 	b.sidecar = sidecar
-	if b.cgroup, err = d.newGroup(p.Slug, p.Limits, dir); err != nil {
+	if b.cgroup, err = d.newGroup(p.Slug, p.Limits, dir, p.AllowUnenforcedLimits); err != nil {
 		stop()
 		return 0, err
 	}
