@@ -228,6 +228,7 @@ func Run(t *testing.T, h *Harness) {
 		})
 	}
 	h.runInheritedFDs(t, slug+"-fds")
+	h.runCopyRace(t, slug+"-copy")
 	t.Run("another bottle", func(t *testing.T) {
 		other := slug + "-b"
 		h.start(t, other)
