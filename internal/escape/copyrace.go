@@ -33,14 +33,14 @@ func (h *Harness) runCopyRace(t *testing.T, slug string) {
 		}
 		var stop atomic.Bool
 		var wg sync.WaitGroup
-		swap := func(name, target string, real func(string) error) {
+		swap := func(name, target string, makeReal func(string) error) {
 			defer wg.Done()
 			p := filepath.Join(ws, name)
 			for i := 0; !stop.Load(); i++ {
 				tmp := filepath.Join(ws, ".tmp-"+name)
 				_ = os.RemoveAll(tmp)
 				if i%2 == 0 {
-					_ = real(tmp)
+					_ = makeReal(tmp)
 				} else {
 					_ = os.Symlink(target, tmp)
 				}

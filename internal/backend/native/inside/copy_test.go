@@ -139,7 +139,7 @@ func TestCopyTreeRace(t *testing.T) {
 	ws := t.TempDir()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	swap := func(name string, real func(tmp string) error, target string) {
+	swap := func(name string, makeReal func(tmp string) error, target string) {
 		defer wg.Done()
 		p := filepath.Join(ws, name)
 		for i := 0; !stop.Load(); i++ {
@@ -147,7 +147,7 @@ func TestCopyTreeRace(t *testing.T) {
 			_ = os.RemoveAll(tmp)
 			var err error
 			if i%2 == 0 {
-				err = real(tmp)
+				err = makeReal(tmp)
 			} else {
 				err = os.Symlink(target, tmp)
 			}
