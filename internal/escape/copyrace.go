@@ -14,7 +14,7 @@ import (
 )
 
 // copySecret is what a host-only file outside the workspace holds.
-const copySecret = "bb-host-only-secret-41c7"
+const copySecret = "bb-host-only-secret-41c7" //nolint:gosec // G101: a planted test secret
 
 // runCopyRace starts bottles that copy their workspace while a process
 // of the host keeps swapping a file and a folder of it for links to a
@@ -51,7 +51,7 @@ func (h *Harness) runCopyRace(t *testing.T, slug string) {
 		wg.Add(2)
 		go swap("file", secretFile, func(tmp string) error { return os.WriteFile(tmp, []byte("ordinary\n"), 0o644) })
 		go swap("dir", outside, func(tmp string) error {
-			if err := os.Mkdir(tmp, 0o755); err != nil {
+			if err := os.Mkdir(tmp, 0o750); err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(tmp, "x"), []byte("ordinary\n"), 0o644)
