@@ -111,3 +111,47 @@ func TestStartRefusesLimitsItCannotEnforce(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveGroupFromTheRecord removes a real group (one folder a
+// hierarchy on cgroup v1) the way stop and cleanup do for a bottle
+// whose owner died: from the state folder's record alone.
+func TestRemoveGroupFromTheRecord(t *testing.T) {
+	e, err := cgroup.Host()
+	if err != nil {
+		backendtest.Missing(t, "no cgroups here: %v", err)
+	}
+	l := cgroup.Limits{Memory: 64 << 20, Pids: 10}
+	if _, why := e.Enforceable(l); why != nil {
+		backendtest.Missing(t, "no writable memory and pids cgroups here: %v", why)
+	}
+	d := New(Config{})
+	dir := t.TempDir()
+	g, err := d.newGroup(fmt.Sprintf("rm-%d", time.Now().UnixNano()%1_000_000), l, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Remove() })
+	if len(g.Paths) == 0 {
+		t.Fatal("no group made")
+	}
+	for _, p := range g.Paths {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := removeGroup(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range g.Paths {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s outlived removeGroup: %v", p, err)
+		}
+	}
+	// A record naming something else is refused.
+	if err := os.WriteFile(filepath.Join(dir, "cgroup"), []byte("/etc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeGroup(dir); err == nil || !strings.Contains(err.Error(), "not a cgroup") {
+		t.Errorf("removeGroup of /etc = %v, want a refusal", err)
+	}
+}
