@@ -4,14 +4,21 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/bot-bottle/bot-bottle/internal/cli"
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/fds"
 )
 
 func main() {
+	// What this process inherited reaches nothing it runs: no bottle.
+	if err := fds.CloseOnExec(fds.First); err != nil {
+		fmt.Fprintln(os.Stderr, "bot-bottle:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], cli.SystemEnv())
 	stop()

@@ -133,6 +133,9 @@ type Spec struct {
 	Hide []string
 	// Resources limit the agent runtime; zero means no limit.
 	Resources Resources
+	// AllowUnenforcedLimits lets a bottle start where the backend cannot
+	// enforce its Resources; without it, such a start fails.
+	AllowUnenforcedLimits bool
 	// Command is the bottle's main command: the provider CLI, or the
 	// command given after --. The bottle lives as long as it runs.
 	Command []string

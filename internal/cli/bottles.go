@@ -145,6 +145,7 @@ func newResumeCmd(env *Env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "start without asking")
+	cmd.Flags().BoolVar(&opts.AllowUnenforcedLimits, "allow-unenforced-limits", false, "start even where the bottle's resources (cpus, memory, pids) cannot be enforced")
 	return cmd
 }
 

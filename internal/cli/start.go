@@ -24,7 +24,10 @@ type startOptions struct {
 	Yes     bool
 	DryRun  bool
 	Detach  bool
-	Command []string
+	// AllowUnenforcedLimits starts a bottle whose resources the backend
+	// cannot enforce here.
+	AllowUnenforcedLimits bool
+	Command               []string
 	// slug, when set, resumes that bottle.
 	slug string
 }
@@ -70,6 +73,7 @@ Environment:
 	f.BoolVarP(&opts.Yes, "yes", "y", false, "start without asking")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the preflight summary and create nothing")
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "leave the bottle running in the background; see attach and stop")
+	f.BoolVar(&opts.AllowUnenforcedLimits, "allow-unenforced-limits", false, "start even where the bottle's resources (cpus, memory, pids) cannot be enforced")
 	return cmd
 }
 
@@ -125,6 +129,7 @@ func runStart(ctx context.Context, opts *startOptions) error {
 	if err != nil {
 		return err
 	}
+	l.Spec.AllowUnenforcedLimits = opts.AllowUnenforcedLimits
 	writePreflight(ios.ErrOut, l, res, feat, be.Name())
 	if opts.DryRun {
 		fmt.Fprintln(ios.ErrOut, "dry run: nothing was created")

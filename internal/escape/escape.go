@@ -233,6 +233,8 @@ func Run(t *testing.T, h *Harness) {
 	}
 	h.runHostFiles(t, slug)
 	h.runSmuggling(t, slug)
+	h.runInheritedFDs(t, slug+"-fds")
+	h.runCopyRace(t, slug+"-copy")
 	t.Run("another bottle", func(t *testing.T) {
 		other := slug + "-b"
 		h.start(t, other)

@@ -196,6 +196,16 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 		}
 		return r.res.Status, nil
 	case <-ctx.Done():
+		// The request may still be sending the descriptors: they close
+		// once it is done with them.
+		pending := closers
+		closers = nil
+		go func() {
+			<-got
+			for _, c := range pending {
+				_ = c.Close()
+			}
+		}()
 		return 0, ctx.Err()
 	}
 }

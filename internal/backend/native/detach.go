@@ -36,6 +36,9 @@ type plan struct {
 	TTY         bool     `json:"tty"`
 	// Limits are the bottle's resources, for the supervisor to apply.
 	Limits cgroup.Limits `json:"limits"`
+	// AllowUnenforcedLimits lets the bottle run without the limits the
+	// host cannot enforce.
+	AllowUnenforcedLimits bool `json:"allow_unenforced_limits,omitempty"`
 }
 
 // planVersion is the version of plan this binary writes and reads.
@@ -58,7 +61,7 @@ func (d *Driver) startDetached(ctx context.Context, bin string, spec *backend.Sp
 	if err != nil {
 		return err
 	}
-	p := plan{Version: planVersion, Slug: spec.Slug, Binary: bin, SidecarArgs: args, SidecarEnv: env, InitConfig: cfgPath, TTY: spec.TTY, Limits: limitsOf(spec.Resources)}
+	p := plan{Version: planVersion, Slug: spec.Slug, Binary: bin, SidecarArgs: args, SidecarEnv: env, InitConfig: cfgPath, TTY: spec.TTY, Limits: limitsOf(spec.Resources), AllowUnenforcedLimits: spec.AllowUnenforcedLimits}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err

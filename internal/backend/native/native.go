@@ -45,6 +45,8 @@ type Config struct {
 	// included) and the folders of bottles whose owner died.
 	StateRoot string
 	Log       *slog.Logger
+	// Cgroups, when set, stands in for the host's cgroups (tests).
+	Cgroups func() (cgroup.Enforcer, error)
 }
 
 // Driver is the native backend. A bottle belongs to the process that
@@ -108,7 +110,7 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 	if rootOperator() {
 		f.Isolation += fmt.Sprintf(", agent as unprivileged host uid %d (idmapped workspace)", agentHostID)
 	}
-	limits, note := limitsFeatures()
+	limits, note := d.limitsFeatures()
 	if limits != "" {
 		f.Isolation += ", " + limits
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/fds"
 )
 
 // hidden are paths hidden in every bottle besides the fresh folders
@@ -34,6 +35,13 @@ var hidden = []string{"/etc/ssh", "/etc/ssl/private", "/etc/shadow", "/etc/gshad
 func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (err error) {
 	bin, err := d.binary()
 	if err != nil {
+		return err
+	}
+	// Go passes every descriptor not close-on-exec to what it starts: the
+	// sidecar, the supervisor and the init get none this process was
+	// handed (the bot-bottle binary does this first thing; a program
+	// using this package may not have).
+	if err := fds.CloseOnExec(fds.First); err != nil {
 		return err
 	}
 	dir := filepath.Join(spec.StateDir, "native")
@@ -84,7 +92,7 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (er
 	if err != nil {
 		return err
 	}
-	if b.cgroup, err = d.newGroup(spec.Slug, limitsOf(spec.Resources), dir); err != nil {
+	if b.cgroup, err = d.newGroup(spec.Slug, limitsOf(spec.Resources), dir, spec.AllowUnenforcedLimits); err != nil {
 		return err
 	}
 	goAhead, err := startInit(bin, cfgPath, spec.TTY, nil, b)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/fds"
 )
 
 // SuperviseConfig configures Supervise.
@@ -49,16 +51,20 @@ func Supervise(ctx context.Context, cfg SuperviseConfig) int {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "supervisor")
-	// The bottle's processes must not inherit these: the start waits for
-	// the end of the answer.
-	syscall.CloseOnExec(3)
-	syscall.CloseOnExec(4)
+	// The bottle's processes must not inherit the plan and the answer
+	// (the start waits for the end of it), nor anything else this
+	// process was handed.
+	closeOnExecErr := fds.CloseOnExec(fds.First)
 	planFile, ready := os.NewFile(3, "plan"), os.NewFile(4, "ready")
 	fail := func(err error) int {
 		log.Error("starting the detached bottle", "err", err)
 		_, _ = fmt.Fprintf(ready, "%v\n", err)
 		_ = ready.Close()
 		return 125
+	}
+	if closeOnExecErr != nil {
+		_ = planFile.Close()
+		return fail(closeOnExecErr)
 	}
 	data, err := io.ReadAll(planFile)
 	_ = planFile.Close()
@@ -125,7 +131,7 @@ func (d *Driver) supervise(ctx context.Context, dir string, p *plan, ready *os.F
 		return 0, err
 	}
 	b.sidecar = sidecar
-	if b.cgroup, err = d.newGroup(p.Slug, p.Limits, dir); err != nil {
+	if b.cgroup, err = d.newGroup(p.Slug, p.Limits, dir, p.AllowUnenforcedLimits); err != nil {
 		stop()
 		return 0, err
 	}

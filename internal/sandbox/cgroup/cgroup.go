@@ -1,13 +1,14 @@
 // Package cgroup enforces a native bottle's resource limits (cpus, memory,
-// pids) with a cgroup v2 group of its own, where the hierarchy is
-// delegated to the operator: a cgroup at or above the caller's that it
-// may write, whose children get the controllers the limits need.
+// pids) with a cgroup of its own: on cgroup v2, where the hierarchy is
+// delegated to the operator (a cgroup at or above the caller's that it
+// may write, whose children get the controllers the limits need); on a
+// cgroup v1 host, below the caller's cgroup in each controller's
+// hierarchy, where the operator may write it (see V1).
 //
-// It works on a hierarchy mounted at a root it is given, so that its
-// logic is tested against a fake tree. It never touches a cgroup v1
-// hierarchy, never writes above the lowest cgroup that suits (so a
-// delegated subtree stays the caller's only), and only removes groups it
-// named (Prefix).
+// It works on hierarchies mounted at roots it is given, so that its
+// logic is tested against fake trees. It never writes above the lowest
+// cgroup that suits (so a delegated subtree stays the caller's only), and
+// only removes groups it named (Prefix).
 package cgroup
 
 import (
@@ -35,7 +36,7 @@ const cpuPeriod = 100_000
 
 // ErrUnavailable reports that limits cannot be enforced here; the wrapping
 // error says why.
-var ErrUnavailable = errors.New("cgroup v2 limits are not available")
+var ErrUnavailable = errors.New("cgroup limits are not available")
 
 // Limits are a bottle's resource limits; zero means no limit.
 type Limits struct {
@@ -193,8 +194,12 @@ func readList(p string) ([]string, error) {
 
 // Group is one bottle's cgroup.
 type Group struct {
-	// Path is the group's folder in the hierarchy.
+	// Path is the group's folder in the hierarchy (cgroup v2), or the
+	// first of Paths.
 	Path string
+	// Paths are all the group's folders: Path alone on cgroup v2, one a
+	// hierarchy on cgroup v1.
+	Paths []string
 }
 
 // Create makes the group Prefix+name with limits l under the Parent for
@@ -215,6 +220,7 @@ func (h Hierarchy) Create(name string, l Limits) (*Group, error) {
 		}
 	}
 	g := &Group{Path: filepath.Join(parent, Prefix+name)}
+	g.Paths = []string{g.Path}
 	if err := os.Mkdir(g.Path, 0o750); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("creating cgroup %s: %w", g.Path, err)
 	}
@@ -252,10 +258,13 @@ func (g *Group) limit(l Limits) error {
 	return nil
 }
 
-// Add moves pid into the group; its children are born there.
+// Add moves pid into the group (in every hierarchy); its children are
+// born there.
 func (g *Group) Add(pid int) error {
-	if err := writeFile(filepath.Join(g.Path, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-		return fmt.Errorf("moving process %d into cgroup %s: %w", pid, g.Path, err)
+	for _, p := range g.Paths {
+		if err := writeFile(filepath.Join(p, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("moving process %d into cgroup %s: %w", pid, p, err)
+		}
 	}
 	return nil
 }
@@ -264,7 +273,11 @@ func (g *Group) Add(pid int) error {
 // processes of a bottle that just ended to be gone. A group already
 // removed is not an error.
 func (g *Group) Remove() error {
-	return Remove(g.Path)
+	var errs []error
+	for _, p := range g.Paths {
+		errs = append(errs, Remove(p))
+	}
+	return errors.Join(errs...)
 }
 
 // Remove removes the group at path (see Group.Remove). It refuses a path

@@ -73,22 +73,25 @@ func handleExec(c *net.UnixConn, cfg *Config, kids *children) {
 	defer func() { _ = c.Close() }()
 	buf := make([]byte, 1<<20)
 	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
-	reply := func(r ExecResult) { _ = json.NewEncoder(c).Encode(r) }
-	if err != nil {
-		reply(ExecResult{Status: 125, Error: err.Error()})
-		return
-	}
-	files, err := receiveFiles(oob[:oobn])
-	if err != nil || len(files) != 3 {
-		reply(ExecResult{Status: 125, Error: fmt.Sprintf("want 3 descriptors: %v", err)})
-		return
-	}
+	// Exactly stdin, stdout and stderr come with a request, close-on-exec
+	// (net asks for MSG_CMSG_CLOEXEC): the command gets those three and
+	// no other descriptor of the init's.
+	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	files, ferr := receiveFiles(oob[:oobn])
 	defer func() {
 		for _, f := range files {
 			_ = f.Close()
 		}
 	}()
+	reply := func(r ExecResult) { _ = json.NewEncoder(c).Encode(r) }
+	if err != nil {
+		reply(ExecResult{Status: 125, Error: err.Error()})
+		return
+	}
+	if ferr != nil || len(files) != 3 || flags&unix.MSG_CTRUNC != 0 {
+		reply(ExecResult{Status: 125, Error: fmt.Sprintf("want exactly 3 descriptors, got %d (%v)", len(files), ferr)})
+		return
+	}
 	var req ExecRequest
 	if err := json.Unmarshal(buf[:n], &req); err != nil || len(req.Command) == 0 {
 		reply(ExecResult{Status: 125, Error: fmt.Sprintf("bad request: %v", err)})

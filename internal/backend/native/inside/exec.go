@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/fds"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/landlock"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/seccomp"
 )
@@ -48,6 +49,11 @@ func Exec(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "bot-bottle: %v\n", err)
 		return 127
+	}
+	// Only standard input, output and error enter the command, whatever
+	// this process was handed.
+	if err := fds.CloseOnExec(fds.First); err != nil {
+		return fail(err)
 	}
 	err = syscall.Exec(path, cmd, os.Environ()) //nolint:gosec // G204: running the agent's command is the point
 

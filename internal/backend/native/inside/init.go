@@ -11,6 +11,8 @@ import (
 	"os/signal"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/fds"
 )
 
 // Init runs the bottle's PID 1 from the configuration file cfgPath and
@@ -21,6 +23,9 @@ func Init(cfgPath string, stderr io.Writer) int {
 	// not be set up; it answers on fd 4 once the sidecar serves.
 	ready := os.NewFile(3, "ready")
 	goAhead := os.NewFile(4, "go")
+	// Those two are the init's alone, and nothing else it was handed
+	// goes on to the bottle's processes.
+	closeOnExecErr := fds.CloseOnExec(fds.First)
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "bot-bottle init: %v\n", err)
 		if ready != nil {
@@ -28,6 +33,9 @@ func Init(cfgPath string, stderr io.Writer) int {
 			_ = ready.Close()
 		}
 		return 125
+	}
+	if closeOnExecErr != nil {
+		return fail(closeOnExecErr)
 	}
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {

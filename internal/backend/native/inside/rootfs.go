@@ -219,7 +219,7 @@ func workspace(cfg *Config) error {
 		if err := unix.Mount("tmpfs", inside, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 			return err
 		}
-		if err := os.CopyFS(inside, os.DirFS(cfg.WorkspaceHost)); err != nil {
+		if err := copyTree(inside, cfg.WorkspaceHost); err != nil {
 			return fmt.Errorf("copying the workspace: %w", err)
 		}
 	}
