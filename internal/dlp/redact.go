@@ -165,13 +165,23 @@ func (r *Redactor) String(s string) string {
 // Strings redacts each field of fs in place, running the token patterns
 // once over all of them.
 func (r *Redactor) Strings(fs []string) {
+	if r != nil {
+		r.strings(fs, r.patterns)
+	}
+}
+
+// KnownStrings redacts each field of fs in place from the known secrets
+// only: for fields the token patterns already passed.
+func (r *Redactor) KnownStrings(fs []string) { r.strings(fs, false) }
+
+func (r *Redactor) strings(fs []string, patterns bool) {
 	if !r.Active() {
 		return
 	}
 	for i, s := range fs {
 		fs[i] = r.known(s)
 	}
-	if !r.patterns {
+	if !patterns {
 		return
 	}
 	found, err := ScanPatterns("record", strings.Join(fs, "\n"), false)
@@ -453,6 +463,6 @@ func (m escMap) rawPos(d int) int {
 
 // hasEscape reports whether b may hold an escape decodeView decodes.
 func hasEscape(b []byte) bool {
-	return bytes.IndexByte(b, '%') >= 0 || bytes.Index(b, []byte(`\u00`)) >= 0 ||
-		bytes.Index(b, []byte(`\x`)) >= 0 || bytes.Index(b, []byte(`\/`)) >= 0
+	return bytes.IndexByte(b, '%') >= 0 || bytes.Contains(b, []byte(`\u00`)) ||
+		bytes.Contains(b, []byte(`\x`)) || bytes.Contains(b, []byte(`\/`))
 }

@@ -1,9 +1,15 @@
 package dlp
 
-import "io"
+import (
+	"io"
+	"sync"
+)
 
 // streamChunk is how much a redacting reader reads at once.
 const streamChunk = 32 << 10
+
+// bufs recycles the readers' buffers: a proxy makes one per response.
+var bufs = sync.Pool{New: func() any { b := make([]byte, streamChunk); return &b }}
 
 // Reader returns rc with every known-secret form masked as it streams:
 // each match is replaced by a mask of the same length, so a sized body
@@ -13,7 +19,7 @@ const streamChunk = 32 << 10
 // elsewhere is passed on at once. onHit, if set, is called once per
 // read that had a match.
 func (r *Redactor) Reader(rc io.ReadCloser, text bool, onHit func()) io.ReadCloser {
-	return &redactReader{rc: rc, r: r, text: text, onHit: onHit, buf: make([]byte, streamChunk)}
+	return &redactReader{rc: rc, r: r, text: text, onHit: onHit}
 }
 
 type redactReader struct {
@@ -23,6 +29,7 @@ type redactReader struct {
 	onHit func()
 	// buf[:safe] is redacted and passed on from out; buf[safe:n] is held.
 	buf     []byte
+	pooled  *[]byte
 	out     int
 	safe, n int
 	err     error
@@ -32,6 +39,10 @@ func (x *redactReader) Read(p []byte) (int, error) {
 	for x.out == x.safe {
 		if x.err != nil {
 			return 0, x.err
+		}
+		if x.buf == nil {
+			x.pooled = bufs.Get().(*[]byte)
+			x.buf = *x.pooled
 		}
 		x.n = copy(x.buf, x.buf[x.safe:x.n])
 		x.out, x.safe = 0, 0
@@ -62,7 +73,18 @@ func (x *redactReader) process(final bool) {
 	x.safe = safe
 }
 
-func (x *redactReader) Close() error { return x.rc.Close() }
+// Close closes the body and recycles the buffer; the reader must not be
+// read after.
+func (x *redactReader) Close() error {
+	if x.pooled != nil && len(x.buf) == streamChunk {
+		bufs.Put(x.pooled)
+	}
+	x.pooled, x.buf, x.out, x.safe, x.n = nil, nil, 0, 0, 0
+	if x.err == nil {
+		x.err = io.ErrClosedPipe
+	}
+	return x.rc.Close()
+}
 
 // Scan finds the known-secret forms in b and returns their spans and how
 // much of b is safe to pass on: all of it when final, else all but a

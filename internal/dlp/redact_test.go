@@ -13,7 +13,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
-const redactSecret = "s3cr3t-t0ken/value+more~x" //nolint:gosec // G101: a test value
+const redactSecret = "s3cr3t-t0ken/value+more~x"
 
 func testRedactor(patterns bool) *Redactor {
 	return NewRedactor([]Secret{{Slot: "S", Value: secret.New(redactSecret)}}, patterns)

@@ -64,7 +64,13 @@ func (p *Proxy) scrubEvent(ev *Event) {
 		return
 	}
 	fs := []string{ev.Method, ev.Host, ev.Path, ev.Route, ev.Rule, ev.Reason}
-	rd.Strings(fs)
+	if ev.patternsPassed && ev.Host == ev.Route && ev.Reason == "" {
+		// The path, method and route host went through the route's own
+		// token patterns before the request was let through.
+		rd.KnownStrings(fs)
+	} else {
+		rd.Strings(fs)
+	}
 	ev.Method, ev.Host, ev.Path, ev.Route, ev.Rule, ev.Reason = fs[0], fs[1], fs[2], fs[3], fs[4], fs[5]
 	ev.scrubbed = true
 }

@@ -302,6 +302,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 		rec.refuse(w, rf)
 		return
 	}
+	// With block, any match was refused; redact and supervise let matches through.
+	rec.ev.patternsPassed = slices.Contains(rt.DLP.Outbound, dlp.TokenPatterns) && rt.DLP.OnMatch == "block"
 	cw := &countingWriter{ResponseWriter: w}
 	// Deferred so that a response the client abandons (ReverseProxy then
 	// panics with http.ErrAbortHandler) is audited too.

@@ -21,8 +21,9 @@ type Event struct {
 	Bytes    int64     `json:"bytes"`
 	Duration float64   `json:"duration_ms"`
 
-	// scrubbed is set once the proxy redacted the event.
-	scrubbed bool
+	// scrubbed is set once the proxy redacted the event; patternsPassed
+	// once the request passed the route's token patterns.
+	scrubbed, patternsPassed bool
 }
 
 // recorder accumulates one request's event.
