@@ -37,8 +37,9 @@ type Redactor struct {
 	// first marks the first bytes of exact, for the hold-back check.
 	first [256]bool
 	// maxLen is the longest form; maxSpan the longest raw text a form
-	// can take once escaped (\u0041 is six bytes for one).
-	maxLen, maxSpan int
+	// can take once escaped (\u0041 is six bytes for one). minField is
+	// the shortest text that can hold a secret in any form.
+	maxLen, maxSpan, minField int
 }
 
 type gramAt struct{ needle, off int }
@@ -68,7 +69,15 @@ func NewRedactor(secrets []Secret, patterns bool) *Redactor {
 		if st := strip(asciiLower(v)); len(st) >= MinSecretLen {
 			r.stripped = append(r.stripped, st)
 		}
-		r.maxSpan = max(r.maxSpan, 6*len(v)*2)
+		if r.minField == 0 || len(v) < r.minField {
+			// Every form is at least as long as the value but the base64
+			// ones, and those are over 3/4 of it.
+			r.minField = max(1, len(v)*3/4-2)
+		}
+		if st := strip(asciiLower(v)); len(st) >= MinSecretLen {
+			r.minField = min(r.minField, len(st))
+		}
+		r.maxSpan = max(r.maxSpan, 6*len(v))
 	}
 	slices.SortFunc(r.exact, func(a, b []byte) int { return len(b) - len(a) })
 	minLen := 0
@@ -213,7 +222,7 @@ func (r *Redactor) Known(s string) string {
 }
 
 func (r *Redactor) known(s string) string {
-	if s == "" || len(r.lower) == 0 {
+	if len(s) < r.minField || len(r.lower) == 0 {
 		return s
 	}
 	ls := asciiLower(s)

@@ -1,15 +1,6 @@
 package dlp
 
-import (
-	"io"
-	"sync"
-)
-
-// streamChunk is how much a redacting reader reads at once.
-const streamChunk = 32 << 10
-
-// bufs recycles the readers' buffers: a proxy makes one per response.
-var bufs = sync.Pool{New: func() any { b := make([]byte, streamChunk); return &b }}
+import "io"
 
 // Reader returns rc with every known-secret form masked as it streams:
 // each match is replaced by a mask of the same length, so a sized body
@@ -19,72 +10,84 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, streamChunk); return &b
 // elsewhere is passed on at once. onHit, if set, is called once per
 // read that had a match.
 func (r *Redactor) Reader(rc io.ReadCloser, text bool, onHit func()) io.ReadCloser {
-	return &redactReader{rc: rc, r: r, text: text, onHit: onHit}
+	return &redactReader{rc: rc, r: r, text: text, onHit: onHit, minRead: 6*r.maxSpan + 64}
 }
 
+// redactReader scans in the caller's buffer, so a body is copied no more
+// than it would be without it; reads smaller than minRead go through a
+// buffer of its own.
 type redactReader struct {
 	rc    io.ReadCloser
 	r     *Redactor
 	text  bool
 	onHit func()
-	// buf[:safe] is redacted and passed on from out; buf[safe:n] is held.
-	buf     []byte
-	pooled  *[]byte
-	out     int
-	safe, n int
-	err     error
+	// held was read but not passed on: it may begin a form.
+	held []byte
+	// ready was redacted in tmp and is passed on to small reads.
+	ready, tmp []byte
+	minRead    int
+	err        error
 }
 
 func (x *redactReader) Read(p []byte) (int, error) {
-	for x.out == x.safe {
-		if x.err != nil {
+	for {
+		if len(x.ready) > 0 {
+			n := copy(p, x.ready)
+			x.ready = x.ready[n:]
+			return n, nil
+		}
+		if len(p) >= x.minRead && 2*len(x.held) <= len(p) {
+			if n, err := x.readInto(p); n > 0 || err != nil {
+				return n, err
+			}
+			continue
+		}
+		if need := 2*len(x.held) + x.minRead; len(x.tmp) < need {
+			x.tmp = make([]byte, need)
+		}
+		n, err := x.readInto(x.tmp)
+		if n == 0 && err != nil {
+			return 0, err
+		}
+		x.ready = x.tmp[:n]
+	}
+}
+
+// readInto fills p with the held bytes and new ones and passes on the
+// part that cannot begin a form. It returns 0 and no error when what it
+// must hold no longer leaves room in p.
+func (x *redactReader) readInto(p []byte) (int, error) {
+	for {
+		if x.err != nil && len(x.held) == 0 {
 			return 0, x.err
 		}
-		if x.buf == nil {
-			x.pooled = bufs.Get().(*[]byte)
-			x.buf = *x.pooled
+		if 2*len(x.held) > len(p) {
+			return 0, nil
 		}
-		x.n = copy(x.buf, x.buf[x.safe:x.n])
-		x.out, x.safe = 0, 0
-		if len(x.buf)-x.n < streamChunk/2 {
-			x.buf = append(x.buf, make([]byte, streamChunk)...)
+		h := copy(p, x.held)
+		x.held = x.held[:0]
+		n := 0
+		if x.err == nil {
+			var err error
+			n, err = x.rc.Read(p[h:])
+			if err != nil {
+				x.err = err
+			}
 		}
-		n, err := x.rc.Read(x.buf[x.n:])
-		x.n += n
-		if err != nil {
-			x.err = err
+		total := h + n
+		spans, safe := x.r.Scan(p[:total], x.text, x.err != nil)
+		if len(spans) > 0 && x.onHit != nil {
+			x.onHit()
 		}
-		if n > 0 || err != nil {
-			x.process(err != nil)
+		replaceSpans(p[:safe], spans, true)
+		x.held = append(x.held, p[safe:total]...)
+		if safe > 0 {
+			return safe, nil
 		}
 	}
-	n := copy(p, x.buf[x.out:x.safe])
-	x.out += n
-	return n, nil
 }
 
-func (x *redactReader) process(final bool) {
-	b := x.buf[:x.n]
-	spans, safe := x.r.Scan(b, x.text, final)
-	if len(spans) > 0 && x.onHit != nil {
-		x.onHit()
-	}
-	replaceSpans(b[:safe], spans, true)
-	x.safe = safe
-}
-
-// Close closes the body and recycles the buffer; the reader must not be
-// read after.
-func (x *redactReader) Close() error {
-	if x.pooled != nil && len(x.buf) == streamChunk {
-		bufs.Put(x.pooled)
-	}
-	x.pooled, x.buf, x.out, x.safe, x.n = nil, nil, 0, 0, 0
-	if x.err == nil {
-		x.err = io.ErrClosedPipe
-	}
-	return x.rc.Close()
-}
+func (x *redactReader) Close() error { return x.rc.Close() }
 
 // Scan finds the known-secret forms in b and returns their spans and how
 // much of b is safe to pass on: all of it when final, else all but a

@@ -75,6 +75,13 @@ func (p *Proxy) scrubEvent(ev *Event) {
 	ev.scrubbed = true
 }
 
+// RedactingHandler returns h with every message and attribute passed
+// through redact first (Proxy.Redact): the sidecar's other services log
+// through it too.
+func RedactingHandler(h slog.Handler, redact func(string) string) slog.Handler {
+	return redactingHandler{h: h, redact: redact}
+}
+
 // redactingHandler is the proxy's slog handler: every message and
 // attribute is redacted before it is written.
 type redactingHandler struct {
