@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
 )
 
 // Event is one decision, as written to the audit log. It never holds a
@@ -75,9 +77,15 @@ type countingWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	// rd redacts informational (1xx) responses, which the reverse proxy
+	// relays without ModifyResponse.
+	rd *dlp.Redactor
 }
 
 func (w *countingWriter) WriteHeader(code int) {
+	if code < http.StatusOK && w.rd.HasSecrets() {
+		redactHeader(w.rd, w.Header())
+	}
 	if w.status == 0 {
 		w.status = code
 	}
