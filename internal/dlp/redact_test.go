@@ -203,3 +203,21 @@ func BenchmarkRedactReader(b *testing.B) {
 		})
 	}
 }
+
+// FuzzRedactString checks that a redacted record never holds the secret,
+// in any case, plain or once decoded.
+func FuzzRedactString(f *testing.F) {
+	for _, form := range responseForms() {
+		f.Add("/p/" + form + "/q")
+	}
+	f.Add("x.s3cr3t.t0ken.value.more.x.test")
+	r := testRedactor(false)
+	low := strings.ToLower(redactSecret)
+	f.Fuzz(func(t *testing.T, in string) {
+		out := r.String(in)
+		dv, _ := decodeView([]byte(strings.ToLower(out)))
+		if strings.Contains(strings.ToLower(out), low) || strings.Contains(string(dv), low) {
+			t.Fatalf("String(%q) = %q", in, out)
+		}
+	})
+}
