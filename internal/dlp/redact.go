@@ -388,8 +388,23 @@ func hexByte(b []byte) (byte, bool) {
 // decodeView decodes percent escapes (%41), JSON and JavaScript escapes of
 // ASCII characters (\u0041, \x41, \/, \\, \") in b. An escape cut off at
 // the end of b is left as it is. The view maps back to b with rawPos.
-func decodeView(b []byte) (dv []byte, m escMap) {
-	dv = make([]byte, 0, len(b))
+func decodeView(b []byte) (dv []byte, m escMap) { return decodeViewInto(b, nil) }
+
+// scratch holds a decoded view's buffers between reads of one stream.
+type scratch struct {
+	dv  []byte
+	pts []escPoint
+}
+
+// decodeViewInto is decodeView reusing sc's buffers when sc is set.
+func decodeViewInto(b []byte, sc *scratch) (dv []byte, m escMap) {
+	if sc != nil {
+		dv, m.points = sc.dv[:0], sc.pts[:0]
+		defer func() { sc.dv, sc.pts = dv, m.points }()
+	}
+	if cap(dv) < len(b) {
+		dv = make([]byte, 0, len(b))
+	}
 	m.rawLen = len(b)
 	nextPct, nextBs := -2, -2
 	for i := 0; i < len(b); {

@@ -27,6 +27,7 @@ type redactReader struct {
 	ready, tmp []byte
 	minRead    int
 	err        error
+	sc         scratch
 }
 
 func (x *redactReader) Read(p []byte) (int, error) {
@@ -75,7 +76,7 @@ func (x *redactReader) readInto(p []byte) (int, error) {
 			}
 		}
 		total := h + n
-		spans, safe := x.r.Scan(p[:total], x.text, x.err != nil)
+		spans, safe := x.r.scan(p[:total], x.text, x.err != nil, &x.sc)
 		if len(spans) > 0 && x.onHit != nil {
 			x.onHit()
 		}
@@ -94,6 +95,10 @@ func (x *redactReader) Close() error { return x.rc.Close() }
 // tail that could begin a form. Every returned span ends within the safe
 // part.
 func (r *Redactor) Scan(b []byte, text, final bool) (spans [][2]int, safe int) {
+	return r.scan(b, text, final, nil)
+}
+
+func (r *Redactor) scan(b []byte, text, final bool, sc *scratch) (spans [][2]int, safe int) {
 	if r == nil || len(r.exact) == 0 {
 		return nil, len(b)
 	}
@@ -109,7 +114,7 @@ func (r *Redactor) Scan(b []byte, text, final bool) (spans [][2]int, safe int) {
 		}
 		head := b[:e]
 		if hasEscape(head) {
-			dv, pos := decodeView(head)
+			dv, pos := decodeViewInto(head, sc)
 			for _, sp := range r.find(dv, nil) {
 				spans = append(spans, [2]int{pos.rawPos(sp[0]), pos.rawPos(sp[1])})
 			}
