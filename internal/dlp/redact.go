@@ -139,6 +139,16 @@ func Forms(v string) []string {
 	return uniq
 }
 
+func alnumCount(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			n++
+		}
+	}
+	return n
+}
+
 func asciiLower(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; 'A' <= c && c <= 'Z' {
@@ -212,16 +222,19 @@ func (r *Redactor) strings(fs []string, patterns bool) {
 	}
 }
 
-// Known redacts the known secrets from one header value or recorded
-// field, as String does, without the token patterns.
+// Known redacts the known secrets from one response header value, as
+// String does without the token patterns nor the separator-stripped
+// check (an upstream reflects values, it does not re-split them).
 func (r *Redactor) Known(s string) string {
 	if !r.Active() {
 		return s
 	}
-	return r.known(s)
+	return r.knownForms(s, false)
 }
 
-func (r *Redactor) known(s string) string {
+func (r *Redactor) known(s string) string { return r.knownForms(s, true) }
+
+func (r *Redactor) knownForms(s string, stripped bool) string {
 	if len(s) < r.minField || len(r.lower) == 0 {
 		return s
 	}
@@ -256,7 +269,7 @@ func (r *Redactor) known(s string) string {
 			}
 		}
 	}
-	if len(r.stripped) > 0 {
+	if stripped && len(r.stripped) > 0 && alnumCount(ls) >= r.minField {
 		st := strip(ls)
 		for _, n := range r.stripped {
 			if strings.Contains(st, n) {

@@ -63,13 +63,13 @@ func (p *Proxy) scrubEvent(ev *Event) {
 	if !rd.Active() || ev.scrubbed {
 		return
 	}
-	fs := []string{ev.Method, ev.Host, ev.Path, ev.Route, ev.Rule, ev.Reason}
+	fs := [...]string{ev.Method, ev.Host, ev.Path, ev.Route, ev.Rule, ev.Reason}
 	if ev.patternsPassed && ev.Host == ev.Route && ev.Reason == "" {
 		// The path, method and route host went through the route's own
 		// token patterns before the request was let through.
-		rd.KnownStrings(fs)
+		rd.KnownStrings(fs[:])
 	} else {
-		rd.Strings(fs)
+		rd.Strings(fs[:])
 	}
 	ev.Method, ev.Host, ev.Path, ev.Route, ev.Rule, ev.Reason = fs[0], fs[1], fs[2], fs[3], fs[4], fs[5]
 	ev.scrubbed = true
@@ -175,7 +175,21 @@ func (p *Proxy) redactResponse(resp *http.Response, f forwarded) {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
-	resp.Body = &trailerRedactor{ReadCloser: rd.Reader(resp.Body, textual(resp.Header.Get("Content-Type")), hit), rd: rd, resp: resp, hit: hit}
+	resp.Body = &trailerRedactor{ReadCloser: rd.Reader(resp.Body, maybeText(resp.Header.Get("Content-Type")), hit), rd: rd, resp: resp, hit: hit}
+}
+
+// maybeText reports whether a body of this Content-Type may be text, in
+// which secrets can be escaped (percent, JSON): all but the types known
+// to be binary. Cheaper than textual, on every response.
+func maybeText(ct string) bool {
+	ct = strings.ToLower(ct)
+	for _, bin := range []string{"image/", "audio/", "video/", "font/", "application/octet-stream", "application/zip", "application/gzip",
+		"application/x-tar", "application/pdf", "application/wasm", "application/vnd.oci", "application/vnd.docker", "application/x-git"} {
+		if strings.HasPrefix(ct, bin) {
+			return false
+		}
+	}
+	return true
 }
 
 // redactHeader masks the secrets in h's values and drops the headers
