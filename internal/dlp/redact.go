@@ -34,8 +34,8 @@ type Redactor struct {
 	grams  map[uint32][]gramAt
 	filter []uint64
 	stride int
-	// first marks the first bytes of exact, for the hold-back check.
-	first [256]bool
+	// byFirst indexes exact by first byte, for the hold-back check.
+	byFirst [256][]int
 	// maxLen is the longest form; maxSpan the longest raw text a form
 	// can take once escaped (\u0041 is six bytes for one). minField is
 	// the shortest text that can hold a secret in any form.
@@ -83,7 +83,6 @@ func NewRedactor(secrets []Secret, patterns bool) *Redactor {
 	minLen := 0
 	for _, n := range r.exact {
 		r.maxLen = max(r.maxLen, len(n))
-		r.first[n[0]] = true
 		if len(n) < 2*gram {
 			r.short = append(r.short, n)
 			continue
@@ -94,6 +93,9 @@ func NewRedactor(secrets []Secret, patterns bool) *Redactor {
 	}
 	r.maxSpan = max(r.maxSpan, r.maxLen)
 	r.stride = max(1, minLen-gram+1)
+	for i, n := range r.exact {
+		r.byFirst[n[0]] = append(r.byFirst[n[0]], i)
+	}
 	for i, n := range r.exact {
 		if len(n) < 2*gram {
 			continue
@@ -362,11 +364,8 @@ func (r *Redactor) find(b []byte, spans [][2]int) [][2]int {
 // form that the next bytes complete.
 func (r *Redactor) hold(b []byte) int {
 	for p := max(0, len(b)-r.maxLen+1); p < len(b); p++ {
-		if !r.first[b[p]] {
-			continue
-		}
-		for _, n := range r.exact {
-			if len(n) > len(b)-p && bytes.HasPrefix(n, b[p:]) {
+		for _, i := range r.byFirst[b[p]] {
+			if n := r.exact[i]; len(n) > len(b)-p && bytes.HasPrefix(n, b[p:]) {
 				return p
 			}
 		}

@@ -82,6 +82,14 @@ func RedactingHandler(h slog.Handler, redact func(string) string) slog.Handler {
 	return redactingHandler{h: h, redact: redact}
 }
 
+// refusesMatches reports whether every outbound DLP match on rt is
+// refused: with block, and with supervise while no operator channel is
+// wired. A request such a route let through holds no match; redact and an
+// operator's approval let matches through.
+func (p *Proxy) refusesMatches(rt *policy.Route) bool {
+	return rt.DLP.OnMatch == "block" || rt.DLP.OnMatch == "supervise" && p.supervisor == nil
+}
+
 // redactingHandler is the proxy's slog handler: every message and
 // attribute is redacted before it is written.
 type redactingHandler struct {

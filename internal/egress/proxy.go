@@ -302,8 +302,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 		rec.refuse(w, rf)
 		return
 	}
-	// With block, any match was refused; redact and supervise let matches through.
-	rec.ev.patternsPassed = slices.Contains(rt.DLP.Outbound, dlp.TokenPatterns) && rt.DLP.OnMatch == "block"
+	rec.ev.patternsPassed = slices.Contains(rt.DLP.Outbound, dlp.TokenPatterns) && p.refusesMatches(rt)
 	cw := &countingWriter{ResponseWriter: w, rd: st.redactor}
 	// Deferred so that a response the client abandons (ReverseProxy then
 	// panics with http.ErrAbortHandler) is audited too.
