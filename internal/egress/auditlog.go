@@ -2,6 +2,7 @@ package egress
 
 import (
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/bot-bottle/bot-bottle/internal/audit"
 )
@@ -11,6 +12,10 @@ type AuditLog struct {
 	W      *audit.Writer
 	Bottle string
 	Log    *slog.Logger
+
+	// proxy redacts the events that did not come through it (DNS, the
+	// git gate) with its secrets; set by New.
+	proxy atomic.Pointer[Proxy]
 }
 
 type auditLine struct {
@@ -20,6 +25,9 @@ type auditLine struct {
 
 // Record implements AuditSink.
 func (a *AuditLog) Record(ev Event) {
+	if p := a.proxy.Load(); p != nil {
+		p.scrubEvent(&ev)
+	}
 	if err := a.W.Write(auditLine{Bottle: a.Bottle, Event: ev}); err != nil && a.Log != nil {
 		a.Log.Error("writing audit log", "err", err)
 	}

@@ -29,7 +29,10 @@ const scanTail = 2 << 10
 // agent.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	f, ok := resp.Request.Context().Value(routeKey{}).(forwarded)
-	if !ok || !slices.Contains(f.route.DLP.Inbound, dlp.NaiveInjection) {
+	if ok {
+		p.redactResponse(resp, f)
+	}
+	if !ok || f.note.rule == BlockResponseEncoding || !slices.Contains(f.route.DLP.Inbound, dlp.NaiveInjection) {
 		return nil
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {

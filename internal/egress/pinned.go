@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -139,8 +141,25 @@ func sendOn(c net.Conn, br *bufio.Reader, r *http.Request) (*http.Response, erro
 	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
-	return http.ReadResponse(br, r)
+	// Informational responses (103 Early Hints, 102) precede the real
+	// one: they go to the reverse proxy's trace, as net/http's transport
+	// hands them, and are never taken for the response.
+	for range max1xx {
+		resp, err := http.ReadResponse(br, r)
+		if err != nil || resp.StatusCode >= http.StatusOK || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, err
+		}
+		if trace := httptrace.ContextClientTrace(r.Context()); trace != nil && trace.Got1xxResponse != nil && resp.StatusCode != http.StatusContinue {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, errors.New("too many informational responses from the upstream")
 }
+
+// max1xx bounds the informational responses read before the response.
+const max1xx = 10
 
 // dialTLS opens a verified HTTP/1.1 TLS connection to the tunnel's host.
 func (t *transport) dialTLS(ctx context.Context, tg target) (net.Conn, error) {

@@ -75,6 +75,8 @@ type state struct {
 	// scanner finds the secrets in outbound requests; nil when there are
 	// none.
 	scanner *dlp.Scanner
+	// redactor removes them from responses and records.
+	redactor *dlp.Redactor
 }
 
 func newState(pol *policy.Policy, secrets map[string]secret.Value) (*state, error) {
@@ -94,6 +96,7 @@ func newState(pol *policy.Policy, secrets map[string]secret.Value) (*state, erro
 	if len(known) > 0 {
 		st.scanner = dlp.New(known)
 	}
+	st.redactor = dlp.NewRedactor(known, usesPatterns(pol))
 	WarmFor(pol)
 	return st, nil
 }
@@ -120,8 +123,12 @@ func New(cfg Config) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, supervisor: cfg.Supervisor, log: log.With("component", "egress")}
+	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, supervisor: cfg.Supervisor}
 	p.state.Store(st)
+	p.log = slog.New(redactingHandler{h: log.Handler(), redact: p.Redact}).With("component", "egress")
+	if a, ok := cfg.Audit.(*AuditLog); ok {
+		a.proxy.Store(p)
+	}
 	p.transport = newTransport(cfg.Resolve, rootsFunc(cfg))
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -293,17 +300,26 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 	}
 	rec.ev.Route = rt.Host
 	rec.ev.Path = path
+	if rf := plainCredential(rt, t, path); rf != nil {
+		rec.refuse(w, rf)
+		return
+	}
 	if rf := p.outbound(st, rt, t, r); rf != nil {
 		rec.refuse(w, rf)
 		return
 	}
-	cw := &countingWriter{ResponseWriter: w}
+	rec.ev.patternsPassed = slices.Contains(rt.DLP.Outbound, dlp.TokenPatterns) && p.refusesMatches(rt)
+	cw := &countingWriter{ResponseWriter: w, rd: st.redactor}
 	// Deferred so that a response the client abandons (ReverseProxy then
 	// panics with http.ErrAbortHandler) is audited too.
 	f := forwarded{route: rt, target: t, note: &note{}, pin: pin}
 	defer func() {
 		if f.note.rule != "" {
 			rec.done(cw.status, cw.n, "block", f.note.rule)
+			return
+		}
+		if f.note.redacted {
+			rec.done(cw.status, cw.n, "allow", RuleResponseSecret)
 			return
 		}
 		rec.done(cw.status, cw.n, "allow", "")
@@ -331,6 +347,8 @@ type forwarded struct {
 // note is what the response side adds to a request's audit event.
 type note struct {
 	rule string
+	// redacted is set when a secret was masked in the response.
+	redacted bool
 }
 
 // rewrite builds the upstream request: the target's scheme and authority,
@@ -365,7 +383,7 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	p.log.Info("upstream request failed", "host", r.Host, "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusBadGateway)
-	fmt.Fprintf(w, "bot-bottle egress could not reach the upstream: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	fmt.Fprintf(w, "bot-bottle egress could not reach the upstream: %s\n", p.Redact(strings.ReplaceAll(err.Error(), "\n", " ")))
 }
 
 // rootsFunc returns the upstream roots of cfg, loaded once, on first use.

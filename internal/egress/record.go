@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
 )
 
 // Event is one decision, as written to the audit log. It never holds a
@@ -20,6 +22,10 @@ type Event struct {
 	Status   int       `json:"status"`
 	Bytes    int64     `json:"bytes"`
 	Duration float64   `json:"duration_ms"`
+
+	// scrubbed is set once the proxy redacted the event; patternsPassed
+	// once the request passed the route's token patterns.
+	scrubbed, patternsPassed bool
 }
 
 // recorder accumulates one request's event.
@@ -38,6 +44,11 @@ func (p *Proxy) start(r *http.Request, t target) *recorder {
 }
 
 func (rc *recorder) refuse(w http.ResponseWriter, rf *refusal) {
+	// Security: the host, path and reason may carry what the agent tried
+	// to send; every record of them, and the page it gets, is redacted.
+	rc.ev.Rule, rc.ev.Reason = rf.code, rf.reason
+	rc.p.scrubEvent(&rc.ev)
+	rf.reason = rc.ev.Reason
 	rf.write(w)
 	rc.p.refusals.add(RecentRefusal{Time: rc.start.UTC(), Method: rc.ev.Method, Host: rc.ev.Host, Path: rc.ev.Path, Rule: rf.code, Reason: rf.reason})
 	rc.p.log.Info("refused", "method", rc.ev.Method, "host", rc.ev.Host, "path", rc.ev.Path, "rule", rf.code)
@@ -57,6 +68,7 @@ func (rc *recorder) done(status int, n int64, decision, rule string, reason ...s
 		rc.ev.Reason = reason[0]
 	}
 	rc.ev.Duration = float64(time.Since(rc.start).Microseconds()) / 1000
+	rc.p.scrubEvent(&rc.ev)
 	rc.p.audit.Record(rc.ev)
 }
 
@@ -65,9 +77,15 @@ type countingWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	// rd redacts informational (1xx) responses, which the reverse proxy
+	// relays without ModifyResponse.
+	rd *dlp.Redactor
 }
 
 func (w *countingWriter) WriteHeader(code int) {
+	if code < http.StatusOK && w.rd.HasSecrets() {
+		redactHeader(w.rd, w.Header())
+	}
 	if w.status == 0 {
 		w.status = code
 	}

@@ -266,6 +266,7 @@ func Run(t *testing.T, h *Harness) {
 			}
 		}
 	})
+	h.runCredentialLeaks(t, slug)
 	t.Run("mounted workspace", func(t *testing.T) { h.runWorkspace(t, slug) })
 	if h.KillSidecar != nil {
 		t.Run("a dead sidecar leaves no way out", func(t *testing.T) {
@@ -304,8 +305,11 @@ func Run(t *testing.T, h *Harness) {
 				t.Errorf("no audited refusal %+v in %d events", want, len(events))
 			}
 		}
+		if !slices.ContainsFunc(events, func(e auditEvent) bool { return strings.Contains(e.raw, "[REDACTED]") }) {
+			t.Errorf("the host-label and path probes left no redacted record; the check proves nothing")
+		}
 		for _, e := range events {
-			if strings.Contains(e.raw, Token) {
+			if holdsToken(e.raw) {
 				t.Errorf("the audit log holds the token: %s", e.raw)
 			}
 		}

@@ -95,17 +95,20 @@ func Run(ctx context.Context, cfg Config) error {
 	current.Store(pol)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	proxy, err := egress.New(ecfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = proxy.Close() }()
+	// Security: what the DNS and git gates log may carry a secret the
+	// agent sent (a query name, a ref name); their log is redacted too.
+	log = slog.New(egress.RedactingHandler(log.Handler(), proxy.Redact))
 	var dnsErr <-chan error
 	if cfg.DNS != "" {
 		if dnsErr, err = serveDNS(ctx, cfg.DNS, &current, ecfg.Audit, log); err != nil {
 			return err
 		}
 	}
-	proxy, err := egress.New(ecfg)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = proxy.Close() }()
 	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return err

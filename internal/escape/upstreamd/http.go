@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,12 @@ func (s *server) upstream(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/stream"):
 		stream(w, r)
+	case strings.HasSuffix(r.URL.Path, "/echo"):
+		// Reflects the request's headers, as debugging endpoints do: a
+		// credential the sidecar injected must not come back through it.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo-Authorization", r.Header.Get("Authorization"))
+		_ = json.NewEncoder(w).Encode(map[string]any{"headers": r.Header, "authorization_base64": base64.StdEncoding.EncodeToString([]byte(r.Header.Get("Authorization")))})
 	case r.URL.Path == "/big":
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Length", fmt.Sprint(bigSize))
