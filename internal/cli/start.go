@@ -304,6 +304,7 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 		row("protected", "off (workspace.protect: false): the agent can write .git/config and hooks that git on this host runs")
 	default:
 		row("protected", "read-only in the bottle: "+l.Protection.Summary())
+		row("", "note: not covered: a repository the agent creates below the workspace, and a rebase it leaves in progress; look before running git in those")
 	}
 	row("command", strings.Join(spec.Command, " "))
 }
