@@ -80,14 +80,14 @@ func (w *world) requireNativeClean() {
 // foreground and returns once the bottle's command printed its marker.
 func (w *world) startSleeping(t *testing.T, agent string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
-	c := w.cmd("start", agent, "--yes", "--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
+	c := w.cmd("start", agent, "--yes", "--", "sh", "-c", "echo bb-command-run\"\"ning; exec sleep 600")
 	out := &syncBuffer{}
 	c.Stdout, c.Stderr = out, out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Process.Kill() })
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "running"); {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "bb-command-running"); {
 		if time.Now().After(deadline) {
 			t.Fatalf("never started:\n%s", out.String())
 		}
@@ -269,7 +269,7 @@ func exitCode(t *testing.T, err error) int {
 
 func TestNativeDetachExecLogsStop(t *testing.T) {
 	w := newNativeWorld(t)
-	slug := w.startDetached("--", "sh", "-c", "echo run\"\"ning; exec sleep 600")
+	slug := w.startDetached("--", "sh", "-c", "echo bb-command-run\"\"ning; exec sleep 600")
 	// start returned and its process is gone: the bottle runs on.
 	if got, code := w.run("exec", slug, "--", "sh", "-c", "hostname; id -u; exit 6"); code != 6 || !strings.Contains(got, slug) || !strings.Contains(got, "1000") {
 		t.Fatalf("exec: %d\n%s", code, got)
@@ -278,7 +278,7 @@ func TestNativeDetachExecLogsStop(t *testing.T) {
 	// logs has the sidecar's log and the command's own output.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		got, code := w.run("logs", slug)
-		if code == 0 && strings.Contains(got, "sidecar: ready") && strings.Contains(got, "== agent") && strings.Contains(got, "running") {
+		if code == 0 && strings.Contains(got, "sidecar: ready") && strings.Contains(got, "== agent") && strings.Contains(got, "bb-command-running") {
 			break
 		}
 		if time.Now().After(deadline) {

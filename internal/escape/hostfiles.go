@@ -29,7 +29,7 @@ func (h *Harness) runHostFiles(t *testing.T, slug string) {
 	if err := os.Chmod(ws, 0o777); err != nil { //nolint:gosec // G302: see above
 		t.Fatal(err)
 	}
-	mounted := slug + "-ws"
+	mounted := slug + "-hf"
 	spec := h.Spec(t, mounted)
 	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
 	h.startSpec(t, spec)

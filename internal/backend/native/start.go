@@ -68,6 +68,10 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (er
 	}
 	b := &bottle{agent: spec.Agent, bottles: spec.Bottles, created: time.Now(), dir: dir, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
 	d.mu.Lock()
+	if _, ok := d.bottles[spec.Slug]; ok {
+		d.mu.Unlock()
+		return fmt.Errorf("bottle %s is already running; stop it first", spec.Slug)
+	}
 	d.bottles[spec.Slug] = b
 	d.mu.Unlock()
 	defer func() {
