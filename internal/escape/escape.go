@@ -219,7 +219,9 @@ func Run(t *testing.T, h *Harness) {
 		cases = append(cases, struct{ name, script string }{"DNS has nowhere to go", "! bb-probe dns " + AllowedHost + " A"})
 	}
 	for _, hs := range h.Internet.HostServices {
-		cases = append(cases, struct{ name, script string }{"a host service at " + hs, "! bb-probe tcp " + hs})
+		// Named by address only: the port is the test's own, a new one each run.
+		host, _, _ := net.SplitHostPort(hs)
+		cases = append(cases, struct{ name, script string }{"a host service at " + host, "! bb-probe tcp " + hs})
 	}
 	if addrs.Gateway != "" {
 		cases = append(cases, struct{ name, script string }{"the gateway", "! bb-probe tcp " + addrs.Gateway + ":22 && ! bb-probe icmp " + addrs.Gateway})

@@ -101,12 +101,37 @@ func parse(in io.Reader) (*matrix, error) {
 	return m, nil
 }
 
-// name turns a subtest path back into the sentence it was written as
-// (go test writes spaces as underscores).
-func name(test string) string {
-	_, sub, _ := strings.Cut(test, "/")
-	return strings.ReplaceAll(strings.ReplaceAll(sub, "_", " "), "/", " / ")
+// name turns a subtest path back into the sentence it was written as: go
+// test writes spaces as underscores (an underscore between capitals or
+// digits, as in O_CREAT, is taken for one that was written), and a slash
+// is both the separator of nested subtests and part of names (.git/hooks),
+// so only the prefix that is a subtest of its own becomes " / ".
+func (m *matrix) name(test string) string {
+	top, sub, _ := strings.Cut(test, "/")
+	group := ""
+	for _, o := range m.order {
+		if p := strings.TrimPrefix(o, top+"/"); p != o && len(p) > len(group) && strings.HasPrefix(sub, p+"/") {
+			group = p
+		}
+	}
+	if group != "" {
+		return spaces(group) + " / " + spaces(strings.TrimPrefix(sub, group+"/"))
+	}
+	return spaces(sub)
 }
+
+func spaces(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		written := i > 0 && i+1 < len(b) && upperOrDigit(b[i-1]) && upperOrDigit(b[i+1])
+		if c == '_' && !written {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+func upperOrDigit(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
 
 func cell(r string) string {
 	switch r {
@@ -152,7 +177,7 @@ func (m *matrix) markdown(cmd string, now time.Time) string {
 		open := map[string]int{}
 		for _, t := range rows {
 			top, _, _ := strings.Cut(t, "/")
-			p("| %s | `%s` |", name(t), top)
+			p("| %s | `%s` |", m.name(t), top)
 			for _, be := range m.backends {
 				r := m.results[t][be]
 				if r == "fail" {
