@@ -7,7 +7,6 @@ package fds
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 
@@ -18,25 +17,6 @@ import (
 // only standard input, output and error go through.
 const First = 3
 
-// CloseOnExec marks every open descriptor from first up close-on-exec,
-// so that no program this process runs gets one it did not pass on
-// purpose (exec.Cmd's ExtraFiles, dup'ed in the child after this).
-// Descriptors stay usable by this process.
-func CloseOnExec(first int) error {
-	if first < 0 {
-		return fmt.Errorf("descriptor %d: want 0 or more", first)
-	}
-	err := unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
-	if err == nil {
-		return nil
-	}
-	// Kernels before 5.11 lack the flag (EINVAL) or the call (ENOSYS).
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
-		return fmt.Errorf("marking descriptors close-on-exec: %w", err)
-	}
-	return closeOnExecByList(first)
-}
-
 // closeOnExecByList is CloseOnExec without close_range.
 func closeOnExecByList(first int) error {
 	return eachOpen(first, func(fd int) error {
@@ -46,9 +26,9 @@ func closeOnExecByList(first int) error {
 }
 
 // eachOpen calls f for every open descriptor from first up, as listed in
-// /proc/self/fd (whose own descriptor the list also shows, harmlessly).
+// fdDir (whose own descriptor the list also shows, harmlessly).
 func eachOpen(first int, f func(fd int) error) error {
-	dir, err := os.Open("/proc/self/fd")
+	dir, err := os.Open(fdDir)
 	if err != nil {
 		return fmt.Errorf("listing descriptors: %w", err)
 	}

@@ -8,19 +8,20 @@ import (
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // Bits the agent's file rules test; see internal/sandbox/seccomp, whose
-// rules for a native bottle these repeat for the engine's filter.
+// rules for a native bottle these repeat for the engine's filter. They
+// are Linux's values (the same on amd64 and arm64), written out because
+// the client may run on macOS, whose constants differ.
 const (
-	setIDBits = unix.S_ISUID | unix.S_ISGID
+	setIDBits = 0o4000 | 0o2000 // S_ISUID | S_ISGID
 	// deviceBit is set in S_IFCHR and S_IFBLK, never in S_IFREG,
 	// S_IFIFO or S_IFSOCK.
-	deviceBit = unix.S_IFCHR
+	deviceBit = 0o20000 // S_IFCHR
 	// createBits are O_CREAT and __O_TMPFILE, the flags that make open
 	// create a file with its mode argument.
-	createBits = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY
+	createBits = 0o100 | 0o20000000
 )
 
 // fileCalls are the calls that set a file's mode, with the index of
@@ -85,7 +86,7 @@ func agentProfile() *seccomp.Seccomp {
 			p.Syscalls = append(p.Syscalls, allow(c.name, "bot-bottle: opening without creating ignores the mode", masked(c.flags, createBits)))
 		}
 	}
-	enosys := uint(unix.ENOSYS)
+	enosys := uint(38) // Linux ENOSYS
 	p.Syscalls = append(p.Syscalls, &seccomp.Syscall{
 		LinuxSyscall: specs.LinuxSyscall{Names: []string{"openat2"}, Action: specs.ActErrno, ErrnoRet: &enosys},
 		Comment:      "bot-bottle: flags and mode in memory the filter cannot read; ENOSYS makes callers fall back to openat",
