@@ -2,8 +2,6 @@ package egress
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -15,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
@@ -59,30 +56,16 @@ func newClientEnv(t *testing.T) *clientEnv {
 		Env:  []string{"GIT_PROJECT_ROOT=" + repos, "GIT_HTTP_EXPORT_ALL=1"},
 	}
 	gitHits := &upstream{}
-	gitSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gitSrv := tlsServer(t, upCA, "git.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gitHits.mu.Lock()
 		gitHits.hits = append(gitHits.hits, hit{Host: r.Host, Method: r.Method, Path: r.URL.RequestURI()})
 		gitHits.mu.Unlock()
 		backend.ServeHTTP(w, r)
-	}))
-	leaf, err := upCA.Leaf("git.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gitSrv.TLS = &tls.Config{Certificates: []tls.Certificate{*leaf}}
-	gitSrv.StartTLS()
-	t.Cleanup(gitSrv.Close)
+	}), false)
 
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(upCA.CertPEM())
-	pol, err := policy.Parse([]byte(testPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := NewCA("t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := rootsOf(upCA)
+	pol := mustPolicy(t, testPolicy)
+	ca := mustCA(t, "t")
 	apiAddr := api.srv.Listener.Addr().String()
 	p, err := New(Config{
 		Policy:        pol,

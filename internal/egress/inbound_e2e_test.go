@@ -2,8 +2,6 @@ package egress
 
 import (
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 const docsPolicy = `{
@@ -38,16 +34,13 @@ func TestInboundInjectionCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal("curl is required for the egress client tests (apt-get install curl)")
 	}
-	upCA, err := NewCA("upstream")
-	if err != nil {
-		t.Fatal(err)
-	}
+	upCA := mustCA(t, "upstream")
 	types := map[string]string{".txt": "text/plain", ".md": "text/markdown", ".html": "text/html", ".json": "application/json"}
 	random := make([]byte, 64<<10)
 	if _, err := rand.Read(random); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := tlsServer(t, upCA, "docs.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// /whole/<corpus>/<file> is sent with a length, /stream/... in
 		// flushed pieces without one; /octet/... and /png/... with a
 		// length under a binary type, as an attacker labels a page to
@@ -87,26 +80,10 @@ func TestInboundInjectionCurl(t *testing.T) {
 			w.(http.Flusher).Flush()
 			body = body[n:]
 		}
-	}))
-	leaf, err := upCA.Leaf("docs.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*leaf}}
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(upCA.CertPEM())
-	pol, err := policy.Parse([]byte(docsPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := NewCA("t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	}), true)
+	roots := rootsOf(upCA)
+	pol := mustPolicy(t, docsPolicy)
+	ca := mustCA(t, "t")
 	audit := &memAudit{}
 	p, err := New(Config{
 		Policy:        pol,

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -26,7 +24,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/bot-bottle/bot-bottle/internal/audit"
-	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
@@ -167,30 +164,12 @@ func echo(w http.ResponseWriter, r *http.Request) {
 // plain TCP listener that records what it gets (as open.test always is).
 func newLeakEnv(t *testing.T, plainAPI bool) *leakEnv {
 	t.Helper()
-	upCA, err := NewCA("upstream")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(echo))
-	leaf, err := upCA.Leaf("api.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*leaf}}
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	upCA := mustCA(t, "upstream")
+	srv := tlsServer(t, upCA, "api.test", http.HandlerFunc(echo), true)
 	plain := newRawListener(t)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(upCA.CertPEM())
-	pol, err := policy.Parse([]byte(dlpPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := NewCA("t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := rootsOf(upCA)
+	pol := mustPolicy(t, dlpPolicy)
+	ca := mustCA(t, "t")
 	dir := t.TempDir()
 	auditFile := filepath.Join(dir, "audit.jsonl")
 	w, err := audit.Open(auditFile)

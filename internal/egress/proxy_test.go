@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
@@ -149,16 +148,9 @@ func newEnvWith(t *testing.T, policyJSON string) *env {
 		t.Fatal(err)
 	}
 	up := newUpstream(t, upCA, testHosts...)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(upCA.CertPEM())
-	pol, err := policy.Parse([]byte(policyJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := NewCA("t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := rootsOf(upCA)
+	pol := mustPolicy(t, policyJSON)
+	ca := mustCA(t, "t")
 	addr := up.srv.Listener.Addr().String()
 	resolve := map[string]string{}
 	for _, h := range testHosts {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
@@ -28,7 +27,8 @@ func TestWebSocketRealClient(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	var offered []string
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upCA := mustCA(t, "upstream")
+	srv := tlsServer(t, upCA, "open.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		offered = append(offered, r.Header.Values("Sec-WebSocket-Extensions")...)
 		mu.Unlock()
@@ -50,28 +50,10 @@ func TestWebSocketRealClient(t *testing.T) {
 				return
 			}
 		}
-	}))
-	upCA, err := NewCA("upstream")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := upCA.Leaf("open.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*leaf}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(upCA.CertPEM())
-	pol, err := policy.Parse([]byte(dlpPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := NewCA("t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	}), false)
+	roots := rootsOf(upCA)
+	pol := mustPolicy(t, dlpPolicy)
+	ca := mustCA(t, "t")
 	audit := &memAudit{}
 	p, err := New(Config{
 		Policy: pol, CA: ca, Audit: audit, UpstreamRoots: roots,
