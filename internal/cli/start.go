@@ -304,7 +304,7 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 		row("protected", "off (workspace.protect: false): the agent can write .git/config and hooks that git on this host runs")
 	default:
 		row("protected", "read-only in the bottle: "+l.Protection.Summary())
-		row("", "note: not covered: a repository the agent creates below the workspace, and a rebase it leaves in progress; look before running git in those")
+		row("", "note: not covered: a repository the agent registers as a submodule, a rebase it leaves in progress (both listed when the bottle ends)")
 	}
 	row("command", strings.Join(spec.Command, " "))
 }
@@ -363,6 +363,9 @@ func retire(ctx context.Context, env *Env, home, slug string) error {
 	kerr := launch.RevokeDeployKeys(ctx, home, slug, env.LookupEnv)
 	if err := launch.Retire(home, slug); err != nil {
 		env.Log.Warn("retiring the state folder", "slug", slug, "err", err)
+	}
+	if rec, err := launch.ReadRecord(home, slug); err == nil && rec.Mounted {
+		fmt.Fprint(env.IO.ErrOut, launch.LeftoverWarning(rec.Cwd))
 	}
 	if kerr != nil {
 		return fmt.Errorf("%w; 'bot-bottle cleanup' tries again", kerr)

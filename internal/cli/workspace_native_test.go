@@ -90,3 +90,42 @@ func TestNativeStartRefusesDangerousWorkspaces(t *testing.T) {
 		}
 	})
 }
+
+// TestNativeWarnsOfWhatHostGitWouldRun lets the agent leave, in a mounted
+// repository, the two things the read-only binds cannot stop (a repository
+// of its own registered as a gitlink, a rebase in progress); the real
+// binary says so when the bottle ends.
+func TestNativeWarnsOfWhatHostGitWouldRun(t *testing.T) {
+	w := newNativeWorld(t)
+	proj := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"-c", "user.name=t", "-c", "user.email=t@t.test", "commit", "-q", "--allow-empty", "-m", "first"}} {
+		c := exec.Command("git", args...)
+		c.Dir = proj
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	start := func(script string) string {
+		t.Helper()
+		c := w.cmd("start", "example", "--yes", "--", "sh", "-c", script)
+		c.Dir = proj
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("start: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := start("git status --short"); strings.Contains(out, "warning: the workspace holds") {
+		t.Fatalf("a clean session warns:\n%s", out)
+	}
+	out := start(`set -e; mkdir sub; cd sub; git init -q; git -c user.name=a -c user.email=a@b.test commit -q --allow-empty -m x; cd ..
+git update-index --add --cacheinfo "160000,$(git -C sub rev-parse HEAD),sub"; mkdir .git/rebase-merge; echo plan""ted`)
+	if !strings.Contains(out, "planted") {
+		t.Fatalf("the agent could not plant them, so the check proves nothing:\n%s", out)
+	}
+	for _, want := range []string{"warning: the workspace holds what host git would run", "a rebase is in progress", `a repository at "` + filepath.Join(proj, "sub") + `" is registered as a submodule`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q after the bottle ended:\n%s", want, out)
+		}
+	}
+}

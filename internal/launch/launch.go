@@ -84,6 +84,9 @@ type Record struct {
 	Command   []string  `json:"command,omitempty"`
 	Detached  bool      `json:"detached"`
 	CreatedAt time.Time `json:"created_at"`
+	// Mounted says the workspace Cwd was mounted: what the agent left
+	// there is checked when the bottle is retired (Leftovers).
+	Mounted bool `json:"mounted,omitempty"`
 	// DeployKeys are the forge keys registered for the bottle and not yet
 	// revoked.
 	DeployKeys []DeployKey `json:"deploy_keys,omitempty"`
@@ -195,6 +198,7 @@ func Prepare(o Options) (*Launch, error) {
 	rec := Record{
 		Slug: slug, Agent: res.Agent.Name, Bottles: res.Bottles, Backend: o.Backend,
 		Cwd: o.Cwd, Command: o.Command, Detached: o.Detached, CreatedAt: time.Now().UTC(),
+		Mounted: ws.Mode == manifest.WorkspaceMount,
 	}
 	return &Launch{Spec: spec, Policy: pol, Record: rec, Protection: prot, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
 }
