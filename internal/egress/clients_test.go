@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/cgi"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,14 +75,8 @@ func newClientEnv(t *testing.T) *clientEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewServer(p)
-	t.Cleanup(func() { front.Close(); p.Close() })
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, ca.CertPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(front.URL)
-	return &clientEnv{proxy: "http://" + u.Host, caFile: caFile, up: api, git: gitHits, repos: repos}
+	proxy, caFile := frontForCurl(t, p, ca)
+	return &clientEnv{proxy: proxy, caFile: caFile, up: api, git: gitHits, repos: repos}
 }
 
 func run(t *testing.T, dir, bin string, args ...string) string {

@@ -5,6 +5,9 @@ import (
 	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/bot-bottle/bot-bottle/internal/policy"
@@ -51,4 +54,21 @@ func tlsServer(t *testing.T, ca *CA, host string, h http.Handler, h2 bool) *http
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// frontForCurl serves p on loopback for command-line clients until t
+// ends, and returns the proxy URL and a file holding p's CA.
+func frontForCurl(t *testing.T, p *Proxy, ca *CA) (proxyURL, caFile string) {
+	t.Helper()
+	front := httptest.NewServer(p)
+	t.Cleanup(func() { front.Close(); p.Close() })
+	caFile = filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, ca.CertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(front.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + u.Host, caFile
 }

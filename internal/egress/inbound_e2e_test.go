@@ -3,8 +3,6 @@ package egress
 import (
 	"crypto/rand"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,18 +93,12 @@ func TestInboundInjectionCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewServer(p)
-	t.Cleanup(func() { front.Close(); p.Close() })
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, ca.CertPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(front.URL)
+	proxy, caFile := frontForCurl(t, p, ca)
 	fetch := func(t *testing.T, path string) (status, block, body string) {
 		t.Helper()
 		dir := t.TempDir()
 		hdr, out := filepath.Join(dir, "headers"), filepath.Join(dir, "body")
-		if o, err := runErr(dir, nil, curl, "-sS", "--proxy", "http://"+u.Host, "--cacert", caFile,
+		if o, err := runErr(dir, nil, curl, "-sS", "--proxy", proxy, "--cacert", caFile,
 			"-D", hdr, "-o", out, "-w", "%{http_code}", "https://docs.test"+path); err != nil {
 			t.Fatalf("curl %s: %v\n%s", path, err, o)
 		} else {

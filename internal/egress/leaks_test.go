@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -196,14 +195,8 @@ func newLeakEnv(t *testing.T, plainAPI bool) *leakEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewServer(p)
-	t.Cleanup(func() { front.Close(); p.Close() })
-	caFile := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(caFile, ca.CertPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(front.URL)
-	return &leakEnv{proxy: "http://" + u.Host, caFile: caFile, p: p, auditFile: auditFile, log: logs, plain: plain, audit: al}
+	proxy, caFile := frontForCurl(t, p, ca)
+	return &leakEnv{proxy: proxy, caFile: caFile, p: p, auditFile: auditFile, log: logs, plain: plain, audit: al}
 }
 
 func curlBin(t *testing.T) string {

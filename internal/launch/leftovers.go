@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,13 @@ func gitFolder(ws string) (string, bool) {
 	case !st.Mode().IsRegular():
 		return "", false
 	}
-	data, err := os.ReadFile(p)
+	// A nested .git file is the agent's: read no more than a gitdir line.
+	f, err := os.Open(p)
+	if err != nil {
+		return "", false
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	_ = f.Close()
 	if err != nil {
 		return "", false
 	}

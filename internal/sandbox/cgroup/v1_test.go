@@ -285,5 +285,11 @@ func TestHostSaysWhyNot(t *testing.T) {
 		t.Logf("no cgroups here: %v", err)
 		return
 	}
-	t.Logf("%s", e.Version())
+	if v := e.Version(); v != "cgroup v1" && v != "cgroup v2" {
+		t.Fatalf("Version() = %q", v)
+	}
+	// What the host offers must be something it can say yes or no to.
+	if got, why := e.Enforceable(Limits{Pids: 64}); why == nil && got.Pids != 64 {
+		t.Fatalf("Enforceable(pids 64) = %+v with no reason", got)
+	}
 }
