@@ -2,6 +2,7 @@ package escape
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,6 +34,10 @@ func (h *Harness) runHostFiles(t *testing.T, slug string) {
 	spec := h.Spec(t, mounted)
 	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
 	h.startSpec(t, spec)
+	// Gone as soon as its cases are: a bottle left running through the
+	// rest of the suite is one more that other packages' tests of
+	// `cleanup` on the same daemon may meet.
+	defer func() { _ = h.Backend.Stop(context.WithoutCancel(t.Context()), mounted) }()
 
 	t.Run("files the workspace takes", func(t *testing.T) {
 		// The checks below prove nothing unless the agent can write
