@@ -16,6 +16,6 @@ trap 'rm -f "$run"' EXIT
 status=0
 BOT_BOTTLE_REQUIRE_DOCKER=${BOT_BOTTLE_REQUIRE_DOCKER:-1} \
 	"$GO" test -json -count=1 -timeout 30m -run '^Test(EscapeSuite|NativeEscapes|DockerEscapes)$' "${pkgs[@]}" >"$run" || status=$?
-"$GO" run ./internal/escape/matrix -o docs/escape-matrix.md -command "scripts/escape-matrix.sh" <"$run"
+"$GO" run ./internal/testinfra/escape/matrix -o docs/escape-matrix.md -command "scripts/escape-matrix.sh" <"$run"
 echo "wrote docs/escape-matrix.md"
 exit "$status"

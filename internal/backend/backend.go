@@ -1,7 +1,7 @@
 // Package backend defines what a bottle runtime must do. A backend runs a
 // bottle: an agent runtime whose only way out is the bottle's sidecar. Every
 // backend implements Backend and passes the shared escape suite in
-// internal/escape.
+// internal/testinfra/escape.
 //
 // The launcher (internal/launch) turns a resolved manifest into a Spec; a
 // backend never reads manifests, and only the sidecar ever receives the

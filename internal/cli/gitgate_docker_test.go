@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/gitgate/gittest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 // TestDockerGitGate runs real git in a Docker bottle against a real SSH

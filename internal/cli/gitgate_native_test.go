@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/gitgate/gittest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 // gateWorld is a native world whose bottle "gated" declares repositories

@@ -13,7 +13,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
-	"github.com/bot-bottle/bot-bottle/internal/gitgate/gittest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/pushcheck"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
 	"github.com/bot-bottle/bot-bottle/internal/secret"

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
-	"github.com/bot-bottle/bot-bottle/internal/gitgate/gittest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/pushcheck"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bot-bottle/bot-bottle/internal/gitgate/gittest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )

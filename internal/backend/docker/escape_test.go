@@ -13,8 +13,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
-	"github.com/bot-bottle/bot-bottle/internal/escape"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape"
 )
 
 // escapeImage is the agent image of the suite: real clients only.
@@ -53,7 +53,7 @@ func TestEscapeSuite(t *testing.T) {
 		},
 		Image:    backend.Image{Name: "bot-bottle-test-escape", Dockerfile: escapeImage, BuildArgs: map[string]string{"BASE_IMAGE": backendtest.BaseImage(t)}},
 		User:     backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
-		Probe:    backendtest.BuildStatic(t, "./internal/escape/probe"),
+		Probe:    backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"),
 		Resolver: true,
 		Addrs: func(t *testing.T, slug string) escape.Addrs {
 			return bottleAddrs(t, cli, slug)
@@ -106,7 +106,7 @@ func fakeInternet(t *testing.T, cli *client.Client) internet {
 	ctx := context.Background()
 	dir := t.TempDir()
 	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost)
-	upstreamd, err := os.ReadFile(backendtest.BuildStatic(t, "./internal/escape/upstreamd"))
+	upstreamd, err := os.ReadFile(backendtest.BuildStatic(t, "./internal/testinfra/escape/upstreamd"))
 	if err != nil {
 		t.Fatal(err)
 	}

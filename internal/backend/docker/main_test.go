@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 )
 
 func TestMain(m *testing.M) {

@@ -14,9 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
-	"github.com/bot-bottle/bot-bottle/internal/escape"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape"
 )
 
 // TestExecTakesExactlyThreeDescriptors sends exec requests carrying more
@@ -27,7 +27,7 @@ func TestExecTakesExactlyThreeDescriptors(t *testing.T) {
 		backendtest.Missing(t, "a native bottle here needs root")
 	}
 	d := New(Config{Binary: backendtest.StaticBinary(t)})
-	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
+	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
 	spec := h.Spec(t, fmt.Sprintf("ctl-%d", time.Now().UnixNano()%1_000_000))
 	t.Cleanup(func() { _ = d.Stop(context.Background(), spec.Slug) })
 	if err := d.Start(context.Background(), spec, io.Discard); err != nil {

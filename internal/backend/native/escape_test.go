@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
-	"github.com/bot-bottle/bot-bottle/internal/escape"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape"
 )
 
 // The fake internet of the native suite: a network namespace holding
@@ -47,7 +47,7 @@ func TestEscapeSuite(t *testing.T) {
 			HostServices: []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort(hostSide, port)},
 		},
 		User:      backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
-		Probe:     backendtest.BuildStatic(t, "./internal/escape/probe"),
+		Probe:     backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"),
 		ProbePath: "/home/agent/bin/bb-probe",
 		HostRoot:  true,
 		Addrs: func(*testing.T, string) escape.Addrs {
@@ -100,7 +100,7 @@ func fakeInternet(t *testing.T) string {
 	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bin := backendtest.BuildStatic(t, "./internal/escape/upstreamd")
+	bin := backendtest.BuildStatic(t, "./internal/testinfra/escape/upstreamd")
 	cmd := exec.Command("ip", "netns", "exec", ns, bin, "--cert", certFile, "--key", keyFile)
 	logf, err := os.Create(filepath.Join(dir, "upstreamd.log"))
 	if err != nil {
@@ -147,7 +147,7 @@ func TestNativeEscapes(t *testing.T) {
 	}
 	ws := t.TempDir()
 	d := New(Config{Binary: backendtest.StaticBinary(t)})
-	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
+	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
 	spec := h.Spec(t, fmt.Sprintf("native-esc-%d", time.Now().UnixNano()%1_000_000))
 	// A state folder where the host root is visible (not under /tmp or a
 	// home): the bottle must still not see it, nor any other bottle's.

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
-	"github.com/bot-bottle/bot-bottle/internal/escape"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape"
 )
 
 // TestRootOperatorWorkspaceOwner starts a root operator's bottle in a
@@ -35,7 +35,7 @@ func TestRootOperatorWorkspaceOwner(t *testing.T) {
 		}
 	}
 	d := New(Config{Binary: backendtest.StaticBinary(t)})
-	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
+	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
 	spec := h.Spec(t, fmt.Sprintf("native-owner-%d", time.Now().UnixNano()%1_000_000))
 	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
 	t.Cleanup(func() { _ = d.Stop(context.Background(), spec.Slug) })

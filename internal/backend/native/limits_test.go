@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
-	"github.com/bot-bottle/bot-bottle/internal/escape"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
 )
 
@@ -81,7 +81,7 @@ func TestStartRefusesLimitsItCannotEnforce(t *testing.T) {
 		backendtest.Missing(t, "a native bottle here needs root")
 	}
 	d := New(Config{Binary: backendtest.StaticBinary(t), Cgroups: emptyV1(t)})
-	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
+	h := &escape.Harness{Backend: d, User: backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"}, Probe: backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"), ProbePath: "/home/agent/bin/bb-probe"}
 	if _, note := d.limitsFeatures(); !strings.Contains(note, "resources (cpus, memory, pids) are not enforced") || !strings.Contains(note, AllowUnenforcedFlag) {
 		t.Errorf("the preflight note = %q, want it to say the limits are not enforced and how start behaves", note)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 // closedAddr returns a loopback address nothing listens on.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 // DNS record types upstreamd answers.

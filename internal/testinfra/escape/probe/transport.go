@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 const (

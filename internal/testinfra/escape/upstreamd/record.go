@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"sync"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 func checkURL(s string) error {

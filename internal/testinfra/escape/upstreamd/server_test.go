@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 // testCA mints a CA and a leaf for api.allowed.test and other.test.

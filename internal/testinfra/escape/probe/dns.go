@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 var (

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 const (

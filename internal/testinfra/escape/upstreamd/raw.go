@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 // ioTimeout bounds every read and write on a raw connection.

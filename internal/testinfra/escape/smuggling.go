@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 // smugglingMarker is in every path and header the smuggling probes send,

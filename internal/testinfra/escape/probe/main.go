@@ -19,7 +19,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/escape/hits"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 // attemptTimeout bounds each attempt.
