@@ -15,8 +15,8 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 )
 
 // newNativeWorld is a world whose bottles run on the native backend.

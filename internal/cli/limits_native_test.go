@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 )
 
 // forkBomb forks 2000 sleepers as fast as it can and says how many it

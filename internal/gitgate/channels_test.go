@@ -13,10 +13,10 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/pushcheck"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 // Built here so that this file does not itself look like a leak.

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/pushcheck"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 // BenchmarkPush pushes the same 200 commits (about 5 MB of source-like

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 // TestGitGateRefusesRouteCredential pushes, with real git through the

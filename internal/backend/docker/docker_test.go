@@ -15,11 +15,11 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/launch"
 	"github.com/bot-bottle/bot-bottle/internal/provider"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 )
 
 const testPolicy = `{"version": 1, "bottle": "t", "log": 2,

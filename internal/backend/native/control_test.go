@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape"
 )
 

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape"
-	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
 )
 
 func TestEnforceableDropsWhatTheHostLacks(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 // bothOps runs Fetch and Push and returns their errors.

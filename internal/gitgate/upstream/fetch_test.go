@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 func TestFetch(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 const repo = "app.git"

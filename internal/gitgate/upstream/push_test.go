@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
 // seeded returns a fixture whose upstream main is at base, fetched into

@@ -19,8 +19,8 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
-	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/escape/hits"
 )
 
 // Names upstreamd serves; the policy allows AllowedHost only.
