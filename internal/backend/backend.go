@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/secret"
@@ -83,6 +84,10 @@ type Backend interface {
 	List(ctx context.Context) ([]Instance, error)
 	// Logs writes the sidecar's and the agent runtime's logs to w.
 	Logs(ctx context.Context, slug string, w io.Writer) error
+	// DialControl connects to the control listener of slug's sidecar
+	// (internal/control), from the host, never from a bottle. It returns
+	// ErrNotFound for a bottle without a running sidecar.
+	DialControl(ctx context.Context, slug string) (net.Conn, error)
 }
 
 // Features describes what a backend offers on this machine, for the
@@ -113,6 +118,9 @@ type Spec struct {
 	AuditFile string
 	// Secrets maps a policy slot to its value; only the sidecar gets them.
 	Secrets map[string]secret.Value
+	// ControlToken authenticates the host on the sidecar's control
+	// channel; only the sidecar gets it, never the agent.
+	ControlToken secret.Value
 	// UpstreamCA, when set, is a PEM file the sidecar trusts upstream.
 	UpstreamCA string
 	// Resolve pins upstream names in the sidecar: host -> addr:port.

@@ -106,12 +106,21 @@ func newStopCmd(env *Env) *cobra.Command {
 }
 
 func newLogsCmd(env *Env) *cobra.Command {
-	return slugCmd("logs SLUG", "Print a bottle's sidecar and agent logs", func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error {
+	var follow bool
+	cmd := slugCmd("logs SLUG [-f]", "Print a bottle's sidecar and agent logs; -f follows its audit events", func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error {
 		if len(rest) > 0 {
 			return flagErrorf("logs takes one slug")
 		}
-		return be.Logs(ctx, slug, env.IO.Out)
+		if err := be.Logs(ctx, slug, env.IO.Out); err != nil {
+			return err
+		}
+		if !follow {
+			return nil
+		}
+		return followEvents(ctx, env, be, slug, env.IO.Out)
 	}, env)
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "then follow the bottle's audit events (JSON lines) until it ends or you interrupt")
+	return cmd
 }
 
 func newResumeCmd(env *Env) *cobra.Command {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/launch"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
@@ -79,13 +80,9 @@ func compileBottle(env *Env, name string) (*policy.Policy, map[string]secret.Val
 	if err != nil {
 		return nil, nil, err
 	}
-	secrets := map[string]secret.Value{}
-	for _, t := range pol.Tokens {
-		v, ok := env.LookupEnv(t.Env)
-		if !ok || v == "" {
-			return nil, nil, fmt.Errorf("host variable %s is not set: it holds the credential for %s; export it and retry", t.Env, strings.Join(t.Hosts, ", "))
-		}
-		secrets[t.Slot] = secret.New(v)
+	secrets, err := launch.Tokens(pol, env.LookupEnv)
+	if err != nil {
+		return nil, nil, err
 	}
 	return pol, secrets, nil
 }

@@ -119,6 +119,9 @@ func LoadOrCreateCA(dir, name string) (*CA, error) {
 	return ca, nil
 }
 
+// ParseCA returns the CA of a PEM certificate and PKCS#8 key.
+func ParseCA(certPEM, keyPEM []byte) (*CA, error) { return parseCA(certPEM, keyPEM) }
+
 func parseCA(certPEM, keyPEM []byte) (*CA, error) {
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)

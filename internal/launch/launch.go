@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/control"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
@@ -127,7 +128,7 @@ func Prepare(o Options) (*Launch, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := tokens(pol, o.LookupEnv)
+	secrets, err := Tokens(pol, o.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -168,23 +169,28 @@ func Prepare(o Options) (*Launch, error) {
 		}
 		ws.Pinned, ws.ReadOnly = prot.Pinned, prot.ReadOnly
 	}
+	token, err := control.NewToken()
+	if err != nil {
+		return nil, fmt.Errorf("minting the control token: %w", err)
+	}
 	spec := &backend.Spec{
-		Slug:       slug,
-		Agent:      res.Agent.Name,
-		Bottles:    res.Bottles,
-		StateDir:   dir,
-		PolicyFile: filepath.Join(dir, "policy.json"),
-		CADir:      filepath.Join(dir, "ca"),
-		AuditFile:  filepath.Join(dir, "audit.jsonl"),
-		Secrets:    secrets,
-		UpstreamCA: o.UpstreamCA,
-		Resolve:    o.Resolve,
-		Image:      p.image,
-		User:       p.user,
-		Env:        p.env,
-		Files:      p.files,
-		Workspace:  ws,
-		Hide:       hidden(named, keyFiles),
+		ControlToken: token,
+		Slug:         slug,
+		Agent:        res.Agent.Name,
+		Bottles:      res.Bottles,
+		StateDir:     dir,
+		PolicyFile:   filepath.Join(dir, "policy.json"),
+		CADir:        filepath.Join(dir, "ca"),
+		AuditFile:    filepath.Join(dir, "audit.jsonl"),
+		Secrets:      secrets,
+		UpstreamCA:   o.UpstreamCA,
+		Resolve:      o.Resolve,
+		Image:        p.image,
+		User:         p.user,
+		Env:          p.env,
+		Files:        p.files,
+		Workspace:    ws,
+		Hide:         hidden(named, keyFiles),
 		Resources: backend.Resources{
 			MilliCPUs: b.Resources.MilliCPUs.V,
 			Memory:    b.Resources.Memory.V,
@@ -203,17 +209,22 @@ func Prepare(o Options) (*Launch, error) {
 	return &Launch{Spec: spec, Policy: pol, Record: rec, Protection: prot, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
 }
 
-// tokens reads the secret of every token slot from the host environment.
-func tokens(pol *policy.Policy, lookup func(string) (string, bool)) (map[string]secret.Value, error) {
+// Tokens reads the secret of every token slot of pol from the host
+// environment: the one lookup of route credentials, at start and at a live
+// policy replace.
+func Tokens(pol *policy.Policy, lookup func(string) (string, bool)) (map[string]secret.Value, error) {
 	out := map[string]secret.Value{}
 	var missing []string
-	for _, t := range pol.Tokens {
-		v, ok := lookup(t.Env)
-		if !ok || v == "" {
-			missing = append(missing, fmt.Sprintf("%s (for %s)", t.Env, strings.Join(t.Hosts, ", ")))
+	for _, sl := range pol.Slots() {
+		if sl.Kind != policy.SlotToken {
 			continue
 		}
-		out[t.Slot] = secret.New(v)
+		v, ok := lookup(sl.Env)
+		if !ok || v == "" {
+			missing = append(missing, fmt.Sprintf("%s (for %s)", sl.Env, sl.For))
+			continue
+		}
+		out[sl.Name] = secret.New(v)
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
@@ -233,6 +244,9 @@ func (l *Launch) Write() error {
 	}
 	if err := l.ca.Write(l.Spec.CADir); err != nil {
 		return fmt.Errorf("writing the bottle CA: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, controlTokenFile), []byte(l.Spec.ControlToken.Reveal()), 0o600); err != nil {
+		return fmt.Errorf("writing the control token: %w", err)
 	}
 	if l.Protection != nil {
 		made, err := l.Protection.Create()
@@ -282,7 +296,24 @@ func Retire(home, slug string) error {
 		perr,
 		ignoreMissing(os.RemoveAll(filepath.Join(dir, "ca"))),
 		ignoreMissing(os.Remove(filepath.Join(dir, "policy.json"))),
+		ignoreMissing(os.Remove(filepath.Join(dir, controlTokenFile))),
 	)
+}
+
+// controlTokenFile holds, in the state folder on the host, the token of
+// the bottle's control channel; no backend hands the folder to a bottle.
+const controlTokenFile = "control.token"
+
+// ControlToken reads the control token of a running bottle.
+func ControlToken(home, slug string) (secret.Value, error) {
+	data, err := os.ReadFile(filepath.Join(StateDir(home, slug), controlTokenFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return secret.Value{}, fmt.Errorf("bottle %s has no control token: it is not running, or was started by an older bot-bottle", slug)
+		}
+		return secret.Value{}, fmt.Errorf("reading the control token: %w", err)
+	}
+	return secret.New(strings.TrimSpace(string(data))), nil
 }
 
 // workspaceInUse reports whether a bottle other than slug that is not

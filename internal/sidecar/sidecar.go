@@ -25,6 +25,7 @@ import (
 	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/bot-bottle/bot-bottle/internal/audit"
+	"github.com/bot-bottle/bot-bottle/internal/control"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
@@ -42,13 +43,22 @@ type Config struct {
 	CADir string
 	// Audit, when set, is the hash-chained audit log file.
 	Audit string
+	// CA, when set, is the interception CA, and CADir is not read.
+	CA *egress.CA
 	// UpstreamCA, when set, is a PEM file trusted for upstream TLS besides
-	// the system roots.
-	UpstreamCA string
+	// the system roots; UpstreamCAPEM is the same as bytes.
+	UpstreamCA    string
+	UpstreamCAPEM []byte
 	// Resolve pins hosts to addresses.
 	Resolve map[string]string
-	// Admin, when set, is a loopback address serving POST /reload.
+	// Admin, when set, is a loopback address serving POST /reload
+	// (egress serve: the operator's own proxy on this host).
 	Admin string
+	// Control, when set, is the host's control channel to a bottle's
+	// sidecar: a loopback address or "unix:PATH", serving the control
+	// package's API to requests carrying ControlToken.
+	Control      string
+	ControlToken secret.Value
 	// DNS, when set, is the address (UDP and TCP) of the bottle's
 	// resolver, which answers the policy's hosts only.
 	DNS string
@@ -74,22 +84,29 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	egress.WarmFor(pol)
-	roots, err := upstreamRoots(cfg.UpstreamCA)
+	roots, err := upstreamRoots(cfg.UpstreamCA, cfg.UpstreamCAPEM)
 	if err != nil {
 		return err
 	}
-	ca, err := egress.LoadOrCreateCA(cfg.CADir, pol.Bottle)
-	if err != nil {
-		return fmt.Errorf("loading the CA in %s: %w", cfg.CADir, err)
+	ca := cfg.CA
+	if ca == nil {
+		if ca, err = egress.LoadOrCreateCA(cfg.CADir, pol.Bottle); err != nil {
+			return fmt.Errorf("loading the CA in %s: %w", cfg.CADir, err)
+		}
 	}
 	ecfg := egress.Config{Policy: pol, CA: ca, Secrets: secrets, Resolve: cfg.Resolve, LoadUpstreamRoots: roots, Log: log}
-	if cfg.Audit != "" {
-		w, err := audit.Open(cfg.Audit)
-		if err != nil {
-			return err
+	hub := &control.Hub{}
+	if cfg.Audit != "" || cfg.Control != "" {
+		al := &egress.AuditLog{Bottle: pol.Bottle, Log: log, Tap: hub.Publish}
+		if cfg.Audit != "" {
+			w, err := audit.Open(cfg.Audit)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = w.Close() }()
+			al.W = w
 		}
-		defer func() { _ = w.Close() }()
-		ecfg.Audit = &egress.AuditLog{W: w, Bottle: pol.Bottle, Log: log}
+		ecfg.Audit = al
 	}
 	var current atomic.Pointer[policy.Policy]
 	current.Store(pol)
@@ -121,13 +138,18 @@ func Run(ctx context.Context, cfg Config) error {
 	defer gateDone()
 	srv := &http.Server{Handler: withGitGate(proxy, gate), ReadHeaderTimeout: 30 * time.Second}
 
+	// apply puts a policy in force in every service, or in none.
+	apply := func(pol *policy.Policy, secrets map[string]secret.Value) error {
+		if err := proxy.Reload(pol, secrets); err != nil {
+			return err
+		}
+		current.Store(pol)
+		return nil
+	}
 	reload := func() error {
 		pol, secrets, err := cfg.Load()
 		if err == nil {
-			err = proxy.Reload(pol, secrets)
-		}
-		if err == nil {
-			current.Store(pol)
+			err = apply(pol, secrets)
 		}
 		if cfg.Reloaded != nil {
 			cfg.Reloaded(pol, err)
@@ -149,6 +171,25 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		defer func() { _ = admin.Close() }()
+	}
+	if cfg.Control != "" {
+		svc := newControlService(pol.Bottle, secrets, &current, apply, hub)
+		svc.services = func() map[string]string {
+			m := map[string]string{"egress": "up", "gitgate": "off", "dns": "off"}
+			if gate != nil {
+				m["gitgate"] = "up"
+			}
+			if cfg.DNS != "" {
+				m["dns"] = "up"
+			}
+			return m
+		}
+		stop, err := serveControl(cfg.Control, cfg.ControlToken, svc, log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr(), ca, pol)
@@ -202,8 +243,10 @@ func listen(addr string) (net.Listener, error) {
 // the system roots and that CA. Reading the system's store is the slowest
 // part of starting, so the proxy calls the loader on its first upstream
 // connection, and a goroutine starts it right away.
-func upstreamRoots(extra string) (func() *x509.CertPool, error) {
-	var extraPEM []byte
+func upstreamRoots(extra string, extraPEM []byte) (func() *x509.CertPool, error) {
+	if len(extraPEM) > 0 && !x509.NewCertPool().AppendCertsFromPEM(extraPEM) {
+		return nil, errors.New("the upstream CA holds no PEM certificate")
+	}
 	if extra != "" {
 		var err error
 		if extraPEM, err = os.ReadFile(extra); err != nil {
@@ -249,37 +292,4 @@ func adminServer(addr string, reload func() error) (*http.Server, error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return srv, nil
-}
-
-// PolicyFileLoader loads a compiled policy file and takes each slot's
-// secret from the environment variable named after the slot.
-func PolicyFileLoader(path string, lookupEnv func(string) (string, bool)) Loader {
-	return func() (*policy.Policy, map[string]secret.Value, error) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the policy: %w", err)
-		}
-		pol, err := policy.Parse(data)
-		if err != nil {
-			return nil, nil, err
-		}
-		secrets := map[string]secret.Value{}
-		for _, t := range pol.Tokens {
-			v, ok := lookupEnv(t.Slot)
-			if !ok || v == "" {
-				return nil, nil, fmt.Errorf("the secret for %s (host variable %s) was not handed to the sidecar", t.Slot, t.Env)
-			}
-			secrets[t.Slot] = secret.New(v)
-		}
-		if pol.GitGate != nil {
-			for _, r := range pol.GitGate.Repos {
-				v, ok := lookupEnv(r.Key.Slot)
-				if !ok || v == "" {
-					return nil, nil, fmt.Errorf("the key of repository %s (%s) was not handed to the sidecar", r.Name, r.Key.Slot)
-				}
-				secrets[r.Key.Slot] = secret.New(v)
-			}
-		}
-		return pol, secrets, nil
-	}
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/sidecar/contract"
 )
 
 const policyJSON = `{"version": 1, "bottle": "t", "log": 0,
@@ -78,7 +80,7 @@ func TestSidecarServesPolicyFile(t *testing.T) {
 			UpstreamCA: upCAFile,
 			Resolve:    map[string]string{"api.test": up.Listener.Addr().String(), "new.test": up.Listener.Addr().String()},
 			Admin:      admin,
-			Load:       PolicyFileLoader(polFile, lookup),
+			Load:       fileLoader(polFile, lookup),
 			Ready:      func(a net.Addr, _ *egress.CA, _ *policy.Policy) { ready <- a },
 		})
 	}()
@@ -149,12 +151,12 @@ func TestSidecarRefusesMissingSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := Run(context.Background(), Config{Listen: "127.0.0.1:0", CADir: filepath.Join(dir, "ca"),
-		Load: PolicyFileLoader(polFile, func(string) (string, bool) { return "", false })})
+		Load: fileLoader(polFile, func(string) (string, bool) { return "", false })})
 	if err == nil || !strings.Contains(err.Error(), "EGRESS_TOKEN_0") || !strings.Contains(err.Error(), "API_TOKEN") {
 		t.Errorf("Run without the secret = %v, want an error naming the slot and variable", err)
 	}
 	if err := Run(context.Background(), Config{Listen: "127.0.0.1:0", CADir: filepath.Join(dir, "ca"), Admin: "0.0.0.0:9199",
-		Load: PolicyFileLoader(polFile, func(string) (string, bool) { return "s", true })}); !errors.Is(err, ErrAdminAddr) {
+		Load: fileLoader(polFile, func(string) (string, bool) { return "s", true })}); !errors.Is(err, ErrAdminAddr) {
 		t.Errorf("Run with a non-loopback admin address = %v, want ErrAdminAddr", err)
 	}
 }
@@ -197,5 +199,27 @@ func TestListenUnix(t *testing.T) {
 	b, _ := io.ReadAll(c)
 	if string(b) != "hi" {
 		t.Fatalf("read %q", b)
+	}
+}
+
+// fileLoader loads a compiled policy file and takes each slot's secret
+// from lookup, as `egress serve` does from the host environment.
+func fileLoader(path string, lookup func(string) (string, bool)) Loader {
+	return func() (*policy.Policy, map[string]secret.Value, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		pol, err := policy.Parse(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		secrets := map[string]secret.Value{}
+		for _, sl := range pol.Slots() {
+			if v, ok := lookup(sl.Name); ok && v != "" {
+				secrets[sl.Name] = secret.New(v)
+			}
+		}
+		return pol, secrets, contract.CheckSlots(pol, secrets)
 	}
 }

@@ -46,18 +46,19 @@ func testSpec(t *testing.T, slug string, cmd ...string) *backend.Spec {
 	}
 	return &backend.Spec{
 		Slug: slug, Agent: "test", Bottles: []string{"t"},
-		StateDir:   dir,
-		PolicyFile: pol,
-		CADir:      filepath.Join(dir, "ca"),
-		Secrets:    map[string]secret.Value{"EGRESS_TOKEN_0": secret.New("s3cr3t-token-value")},
-		Image:      backend.Image{Name: "bot-bottle-test-tiny", Dockerfile: tinyImage, BuildArgs: map[string]string{"BASE_IMAGE": base}},
-		User:       backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
-		Env:        []backend.EnvVar{{Name: "GREETING", Value: secret.New("hello")}},
-		Files:      []backend.File{{Path: "/home/agent/.config/test/note.txt", Mode: 0o600, Data: []byte("provisioned\n")}},
-		Workspace:  backend.Workspace{Mode: "none", Path: "/workspace"},
-		Resources:  backend.Resources{MilliCPUs: 500, Memory: 256 << 20, Pids: 128},
-		Command:    cmd,
-		OwnerPID:   os.Getpid(),
+		StateDir:     dir,
+		PolicyFile:   pol,
+		CADir:        filepath.Join(dir, "ca"),
+		Secrets:      map[string]secret.Value{"EGRESS_TOKEN_0": secret.New("s3cr3t-token-value")},
+		ControlToken: secret.New("0123456789abcdef0123456789abcdef-docker-test"),
+		Image:        backend.Image{Name: "bot-bottle-test-tiny", Dockerfile: tinyImage, BuildArgs: map[string]string{"BASE_IMAGE": base}},
+		User:         backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
+		Env:          []backend.EnvVar{{Name: "GREETING", Value: secret.New("hello")}},
+		Files:        []backend.File{{Path: "/home/agent/.config/test/note.txt", Mode: 0o600, Data: []byte("provisioned\n")}},
+		Workspace:    backend.Workspace{Mode: "none", Path: "/workspace"},
+		Resources:    backend.Resources{MilliCPUs: 500, Memory: 256 << 20, Pids: 128},
+		Command:      cmd,
+		OwnerPID:     os.Getpid(),
 	}
 }
 

@@ -105,7 +105,7 @@ func fakeInternet(t *testing.T, cli *client.Client) internet {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost)
+	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost, escape.LiveHost)
 	upstreamd, err := os.ReadFile(backendtest.BuildStatic(t, "./internal/testinfra/escape/upstreamd"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,18 +18,18 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/sidecar/contract"
 )
 
 // Paths inside the sidecar image.
 const (
-	sidecarUID     = 65532
-	sidecarEtc     = "/etc/bot-bottle"
-	sidecarPolicy  = sidecarEtc + "/policy.json"
-	sidecarCADir   = sidecarEtc + "/ca"
-	sidecarUpCA    = sidecarEtc + "/upstream-ca.pem"
-	sidecarVar     = "/var/lib/bot-bottle"
-	sidecarAudit   = sidecarVar + "/audit.jsonl"
-	sidecarReadyRE = "sidecar: ready"
+	sidecarUID   = 65532
+	sidecarVar   = "/var/lib/bot-bottle"
+	sidecarAudit = sidecarVar + "/audit.jsonl"
+	// sidecarControl is the control channel's listener: loopback of the
+	// sidecar's own network namespace, which the agent's is not; the host
+	// reaches it through the Docker API (see DialControl).
+	sidecarControl = "127.0.0.1:9199"
 )
 
 // Start implements backend.Backend.
@@ -130,55 +129,32 @@ func (d *Driver) createNetwork(ctx context.Context, name string, internal bool, 
 	return res.ID, nil
 }
 
-// startSidecar creates, provisions and starts the sidecar, waits until it
-// serves, and returns its address on the bottle network.
+// startSidecar creates and starts the sidecar, hands it its launch
+// document on its standard input, waits until it serves, and returns its
+// address on the bottle network. Nothing of the document touches the
+// container's filesystem, its configuration or its log: the secrets live
+// in the sidecar's memory alone.
 func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runtime, bottleNet, egressNet string) (string, error) {
 	cli, err := d.client(ctx)
 	if err != nil {
 		return "", err
 	}
-	args := []string{
-		"--policy", sidecarPolicy, "--ca-dir", sidecarCADir,
-		"--listen", ":" + strconv.Itoa(backend.PortEgress),
-		"--dns", ":" + strconv.Itoa(backend.PortDNS),
-		"--audit", sidecarAudit,
-		"--git-dir", sidecarVar + "/git",
+	doc, err := contract.FromSpec(spec, contract.Runtime{
+		Listen:  ":" + strconv.Itoa(backend.PortEgress),
+		DNS:     ":" + strconv.Itoa(backend.PortDNS),
+		Audit:   sidecarAudit,
+		GitDir:  sidecarVar + "/git",
+		Control: sidecarControl,
+	})
+	if err != nil {
+		return "", err
+	}
+	docBytes, err := doc.Marshal()
+	if err != nil {
+		return "", err
 	}
 	files := []entry{
-		{Name: sidecarEtc, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
-		{Name: sidecarCADir, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
 		{Name: sidecarVar, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
-	}
-	add := func(host, inside string, mode int64) error {
-		data, err := os.ReadFile(host)
-		if err != nil {
-			return fmt.Errorf("reading %s for the sidecar: %w", host, err)
-		}
-		files = append(files, entry{Name: inside, Mode: mode, UID: sidecarUID, GID: sidecarUID, Data: data})
-		return nil
-	}
-	if err := add(spec.PolicyFile, sidecarPolicy, 0o400); err != nil {
-		return "", err
-	}
-	if err := add(spec.CADir+"/ca.crt", sidecarCADir+"/ca.crt", 0o400); err != nil {
-		return "", err
-	}
-	if err := add(spec.CADir+"/ca.key", sidecarCADir+"/ca.key", 0o400); err != nil {
-		return "", err
-	}
-	if spec.UpstreamCA != "" {
-		if err := add(spec.UpstreamCA, sidecarUpCA, 0o400); err != nil {
-			return "", err
-		}
-		args = append(args, "--upstream-ca", sidecarUpCA)
-	}
-	for _, host := range sortedKeys(spec.Resolve) {
-		args = append(args, "--resolve", host+"="+spec.Resolve[host])
-	}
-	// Secrets go in the environment of the sidecar alone, never on argv.
-	var env []string
-	for _, slot := range sortedKeys(spec.Secrets) {
-		env = append(env, slot+"="+spec.Secrets[slot].Reveal())
 	}
 	hc := &container.HostConfig{
 		NetworkMode: container.NetworkMode(bottleNet),
@@ -194,9 +170,9 @@ func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runt
 		Name: sidecarName(spec.Slug),
 		Config: &container.Config{
 			Image:  tag,
-			Cmd:    args,
-			Env:    env,
 			Labels: labels(spec, backend.RoleSidecar),
+			// The launch document arrives on stdin, which closes after it.
+			OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
 		},
 		HostConfig: hc,
 	})
@@ -210,10 +186,15 @@ func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runt
 	if err := d.copyIn(ctx, id, files); err != nil {
 		return "", fmt.Errorf("provisioning the sidecar: %w", err)
 	}
+	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true})
+	if err != nil {
+		return "", fmt.Errorf("attaching to the sidecar: %w", err)
+	}
+	defer att.Close()
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return "", fmt.Errorf("starting the sidecar: %w", err)
 	}
-	if err := d.waitReady(ctx, id); err != nil {
+	if err := d.handOver(ctx, id, att.HijackedResponse, docBytes); err != nil {
 		return "", err
 	}
 	insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
@@ -228,38 +209,45 @@ func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runt
 	return "", fmt.Errorf("the sidecar has no address on the bottle network")
 }
 
-// waitReady follows the sidecar's log until it reports ready, or fails
-// with its last lines when it exits first.
-func (d *Driver) waitReady(ctx context.Context, id string) error {
-	cli, err := d.client(ctx)
-	if err != nil {
-		return err
-	}
+// handOver writes the launch document to the sidecar's attached stdin,
+// closes it, and waits for the readiness line on its stdout; when the
+// sidecar fails first, the error carries the end of its log.
+func (d *Driver) handOver(ctx context.Context, id string, att client.HijackedResponse, doc []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	logs, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
-	if err != nil {
-		return fmt.Errorf("reading the sidecar's log: %w", err)
+	stop := context.AfterFunc(ctx, func() { att.Close() })
+	defer stop()
+	if _, err := att.Conn.Write(doc); err != nil {
+		return fmt.Errorf("handing the sidecar its launch document: %w", err)
 	}
-	defer func() { _ = logs.Close() }()
+	if err := att.CloseWrite(); err != nil {
+		return fmt.Errorf("handing the sidecar its launch document: %w", err)
+	}
 	pr, pw := io.Pipe()
-	go func() { _, err := demux(pw, pw, logs); pw.CloseWithError(err) }()
-	var last []string
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, sidecarReadyRE) {
-			return nil
-		}
-		last = append(last, line)
-		if len(last) > 20 {
-			last = last[1:]
-		}
-	}
-	if ctx.Err() != nil {
+	go func() { _, err := demux(pw, io.Discard, att.Reader); pw.CloseWithError(err) }()
+	_, err := contract.WaitReady(pr, func() string { return d.logTail(context.WithoutCancel(ctx), id, 20) })
+	if ctx.Err() != nil && err != nil {
 		return fmt.Errorf("the sidecar did not become ready: %w", ctx.Err())
 	}
-	return fmt.Errorf("the sidecar exited before it was ready:\n%s", strings.Join(last, "\n"))
+	return err
+}
+
+// logTail returns the last lines of a container's log, for an error.
+func (d *Driver) logTail(ctx context.Context, id string, n int) string {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	logs, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(n)})
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = logs.Close() }()
+	var b strings.Builder
+	_, _ = demux(&b, &b, logs)
+	return b.String()
 }
 
 // startAgent creates, provisions and starts the agent runtime.
@@ -276,20 +264,7 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 	if err != nil {
 		return err
 	}
-	proxy := sidecarProxyURL(sidecarIP)
-	env := []string{
-		"HOME=" + spec.User.Home,
-		"USER=" + spec.User.Name,
-		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
-		"ALL_PROXY=" + proxy, "all_proxy=" + proxy,
-		"NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
-	}
-	for _, name := range backend.CAEnv {
-		env = append(env, name+"="+backend.AgentCAFile)
-	}
-	for _, e := range spec.Env {
-		env = append(env, e.Name+"="+e.Value.Reveal())
-	}
+	env := contract.AgentEnv(spec, contract.Agent{Proxy: sidecarProxyURL(sidecarIP), CAFile: backend.AgentCAFile})
 	hc := &container.HostConfig{
 		NetworkMode: container.NetworkMode(bottleNet),
 		DNS:         []netip.Addr{dns},

@@ -27,13 +27,13 @@ const SuperviseRole = "bottle-supervise"
 // no environment. It travels over a pipe, never the disk, because it
 // holds the route secrets (in the sidecar's environment).
 type plan struct {
-	Version     int      `json:"version"`
-	Slug        string   `json:"slug"`
-	Binary      string   `json:"binary"`
-	SidecarArgs []string `json:"sidecar_args"`
-	SidecarEnv  []string `json:"sidecar_env"`
-	InitConfig  string   `json:"init_config"`
-	TTY         bool     `json:"tty"`
+	Version int    `json:"version"`
+	Slug    string `json:"slug"`
+	Binary  string `json:"binary"`
+	// SidecarDoc is the sidecar's launch document.
+	SidecarDoc []byte `json:"sidecar_doc"`
+	InitConfig string `json:"init_config"`
+	TTY        bool   `json:"tty"`
 	// Limits are the bottle's resources, for the supervisor to apply.
 	Limits cgroup.Limits `json:"limits"`
 	// AllowUnenforcedLimits lets the bottle run without the limits the
@@ -42,7 +42,7 @@ type plan struct {
 }
 
 // planVersion is the version of plan this binary writes and reads.
-const planVersion = 1
+const planVersion = 2
 
 // readyTimeout bounds the wait for a detached bottle to start: the
 // supervisor's own wait for the sidecar is shorter.
@@ -56,12 +56,15 @@ func (d *Driver) startDetached(ctx context.Context, bin string, spec *backend.Sp
 	if err := os.Mkdir(sockDir, 0o700); err != nil {
 		return err
 	}
-	args, env := sidecarCommand(spec, filepath.Join(sockDir, "egress.sock"))
+	doc, err := sidecarDocument(spec, filepath.Join(sockDir, "egress.sock"), dir)
+	if err != nil {
+		return err
+	}
 	cfgPath, err := writeInitConfig(spec, dir, sockDir, filepath.Join(dir, "control.sock"))
 	if err != nil {
 		return err
 	}
-	p := plan{Version: planVersion, Slug: spec.Slug, Binary: bin, SidecarArgs: args, SidecarEnv: env, InitConfig: cfgPath, TTY: spec.TTY, Limits: limitsOf(spec.Resources), AllowUnenforcedLimits: spec.AllowUnenforcedLimits}
+	p := plan{Version: planVersion, Slug: spec.Slug, Binary: bin, SidecarDoc: doc, InitConfig: cfgPath, TTY: spec.TTY, Limits: limitsOf(spec.Resources), AllowUnenforcedLimits: spec.AllowUnenforcedLimits}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err

@@ -92,7 +92,7 @@ func fakeInternet(t *testing.T) string {
 	run(t, "ip", "-n", ns, "link", "set", veth+"p", "up")
 	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
 
-	caFile, cert, key := backendtest.UpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost)
+	caFile, cert, key := backendtest.UpstreamCert(t, dir, escape.AllowedHost, escape.UnlistedHost, escape.LiveHost)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,4 +348,31 @@ func stopOwner(dir string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// DialControl implements backend.Backend: the sidecar's control socket in
+// the bottle's folder, which the bottle does not see, readable by its
+// owner only.
+func (d *Driver) DialControl(ctx context.Context, slug string) (net.Conn, error) {
+	d.mu.Lock()
+	b := d.bottles[slug]
+	d.mu.Unlock()
+	dir := ""
+	switch {
+	case b != nil:
+		dir = b.dir
+	case d.cfg.StateRoot != "":
+		dir = filepath.Join(d.cfg.StateRoot, slug, "native")
+	default:
+		return nil, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
+	}
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "unix", filepath.Join(dir, ctlSock))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
+		}
+		return nil, fmt.Errorf("reaching the sidecar of %s: %w", slug, err)
+	}
+	return c, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/fds"
+	"github.com/bot-bottle/bot-bottle/internal/sidecar/contract"
 )
 
 // hidden are paths hidden in every bottle besides the fresh folders
@@ -86,8 +87,11 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (er
 		return err
 	}
 	sock := filepath.Join(dir, "sidecar", "egress.sock")
-	args, env := sidecarCommand(spec, sock)
-	sidecar, sidecarReady, err := startSidecar(bin, args, env, dir)
+	doc, err := sidecarDocument(spec, sock, dir)
+	if err != nil {
+		return err
+	}
+	sidecar, sidecarReady, err := startSidecar(bin, doc, dir)
 	if err != nil {
 		return err
 	}
@@ -130,59 +134,60 @@ func letGo(ctx context.Context, sidecarReady <-chan error, goAhead *os.File) err
 	return nil
 }
 
-// sidecarCommand returns the sidecar's arguments and its whole
-// environment: its secrets, never the operator's environment.
-func sidecarCommand(spec *backend.Spec, sock string) (args, env []string) {
-	args = []string{"sidecar", "--policy", spec.PolicyFile, "--ca-dir", spec.CADir, "--listen", "unix:" + sock, "--audit", spec.AuditFile}
-	if spec.UpstreamCA != "" {
-		args = append(args, "--upstream-ca", spec.UpstreamCA)
+// sidecarDocument is the sidecar's launch document: the egress proxy on
+// sock, the control channel on the state folder's ctlSock, which the
+// bottle does not see.
+func sidecarDocument(spec *backend.Spec, sock, dir string) ([]byte, error) {
+	doc, err := contract.FromSpec(spec, contract.Runtime{
+		Listen: "unix:" + sock, Audit: spec.AuditFile, Control: "unix:" + filepath.Join(dir, ctlSock),
+	})
+	if err != nil {
+		return nil, err
 	}
-	for host, addr := range spec.Resolve {
-		args = append(args, "--resolve", host+"="+addr)
-	}
-	env = []string{"PATH=/usr/bin:/bin"}
-	for slot, v := range spec.Secrets {
-		env = append(env, slot+"="+v.Reveal())
-	}
-	return args, env
+	return doc.Marshal()
 }
 
-// startSidecar starts the sidecar as a host process holding the secrets
-// in its environment. The channel reports once it serves, or why not.
-func startSidecar(bin string, args, env []string, dir string) (*exec.Cmd, <-chan error, error) {
-	cmd := exec.Command(bin, args...) //nolint:gosec // G204: our own binary
-	cmd.Env = env
+// ctlSock is the sidecar's control socket in the bottle's native folder.
+const ctlSock = "sidecar.ctl"
+
+// startSidecar starts the sidecar as a host process with an empty
+// environment, hands it its launch document on standard input and logs
+// its standard error. The channel reports once it serves, or why not.
+func startSidecar(bin string, doc []byte, dir string) (*exec.Cmd, <-chan error, error) {
+	cmd := exec.Command(bin, "sidecar") //nolint:gosec // G204: our own binary
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	if lvl, ok := os.LookupEnv("BOT_BOTTLE_LOG_LEVEL"); ok {
+		cmd.Env = append(cmd.Env, "BOT_BOTTLE_LOG_LEVEL="+lvl)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	logf, err := os.OpenFile(filepath.Join(dir, "sidecar.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logPath := filepath.Join(dir, "sidecar.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, nil, err
 	}
-	stderr, err := cmd.StderrPipe()
+	defer func() { _ = logf.Close() }()
+	cmd.Stderr = logf
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		_ = logf.Close()
 		return nil, nil, err
 	}
-	cmd.Stdout = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
 		return nil, nil, fmt.Errorf("starting the sidecar: %w", err)
 	}
 	ready := make(chan error, 1)
 	go func() {
-		defer func() { _ = logf.Close() }()
-		sc := bufio.NewScanner(stderr)
-		var last []string
-		for sc.Scan() {
-			line := sc.Text()
-			_, _ = fmt.Fprintln(logf, line)
-			if strings.HasPrefix(line, "sidecar: ready") {
-				ready <- nil
-				_, _ = io.Copy(logf, stderr)
-				return
-			}
-			last = append(last, line)
+		_, err := stdin.Write(doc)
+		_ = stdin.Close()
+		if _, rerr := contract.WaitReady(stdout, func() string { return lastLines(logPath, 10) }); rerr != nil {
+			err = rerr
 		}
-		ready <- fmt.Errorf("the sidecar exited before it was ready:\n%s", strings.Join(last, "\n"))
+		ready <- err
+		// Nothing more is said on stdout; keep the pipe drained.
+		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	return cmd, ready, nil
 }
@@ -193,23 +198,10 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 	if err != nil {
 		return "", fmt.Errorf("reading the bottle CA: %w", err)
 	}
-	proxy := "http://" + inside.ProxyAddr
-	env := []string{
-		"HOME=" + spec.User.Home, "USER=" + spec.User.Name, "LOGNAME=" + spec.User.Name,
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
-		"ALL_PROXY=" + proxy, "all_proxy=" + proxy,
-		"NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
-	}
-	if term := os.Getenv("TERM"); term != "" && spec.TTY {
-		env = append(env, "TERM="+term)
-	}
-	for _, name := range backend.CAEnv {
-		env = append(env, name+"="+inside.CAFile)
-	}
-	for _, e := range spec.Env {
-		env = append(env, e.Name+"="+e.Value.Reveal())
-	}
+	env := contract.AgentEnv(spec, contract.Agent{
+		Proxy: "http://" + inside.ProxyAddr, CAFile: inside.CAFile,
+		Path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", Term: os.Getenv("TERM"),
+	})
 	ids := bottleIdentity()
 	cfg := inside.Config{
 		Root:              filepath.Join(dir, "root"),

@@ -125,7 +125,7 @@ func (d *Driver) supervise(ctx context.Context, dir string, p *plan, ready *os.F
 		return 0, err
 	}
 	defer func() { _ = out.Close() }()
-	sidecar, sidecarReady, err := startSidecar(p.Binary, p.SidecarArgs, p.SidecarEnv, dir)
+	sidecar, sidecarReady, err := startSidecar(p.Binary, p.SidecarDoc, dir)
 	if err != nil {
 		stop()
 		return 0, err

@@ -119,14 +119,17 @@ func (h *Harness) Spec(t *testing.T, slug string) *backend.Spec {
 		CADir:      filepath.Join(dir, "ca"),
 		AuditFile:  filepath.Join(dir, "audit.jsonl"),
 		Secrets:    map[string]secret.Value{"EGRESS_TOKEN_0": secret.New(Token)},
-		UpstreamCA: h.Internet.CAFile,
-		Resolve:    map[string]string{AllowedHost: h.Internet.Upstream + ":443", UnlistedHost: h.Internet.Upstream + ":443"},
-		Image:      h.Image,
-		User:       h.User,
-		Files:      []backend.File{{Path: h.probePath(), Mode: 0o755, Data: probe, Root: true}},
-		Workspace:  backend.Workspace{Mode: "none", Path: "/workspace"},
-		Command:    []string{"sleep", "infinity"},
-		OwnerPID:   os.Getpid(),
+		// The suite knows the control token, to look for it in the bottle
+		// and to try it on every sidecar port the bottle can reach.
+		ControlToken: secret.New(ControlToken),
+		UpstreamCA:   h.Internet.CAFile,
+		Resolve:      map[string]string{AllowedHost: h.Internet.Upstream + ":443", UnlistedHost: h.Internet.Upstream + ":443"},
+		Image:        h.Image,
+		User:         h.User,
+		Files:        []backend.File{{Path: h.probePath(), Mode: 0o755, Data: probe, Root: true}},
+		Workspace:    backend.Workspace{Mode: "none", Path: "/workspace"},
+		Command:      []string{"sleep", "infinity"},
+		OwnerPID:     os.Getpid(),
 	}
 }
 
@@ -234,6 +237,7 @@ func Run(t *testing.T, h *Harness) {
 		})
 	}
 	h.runHostFiles(t, slug)
+	h.runControlChannel(t, slug, addrs)
 	h.runSmuggling(t, slug)
 	h.runInheritedFDs(t, slug+"-fds")
 	h.runCopyRace(t, slug+"-copy")
@@ -269,6 +273,7 @@ func Run(t *testing.T, h *Harness) {
 		}
 	})
 	h.runCredentialLeaks(t, slug)
+	t.Run("live policy", func(t *testing.T) { RunLivePolicy(t, h) })
 	t.Run("mounted workspace", func(t *testing.T) { h.runWorkspace(t, slug) })
 	if h.KillSidecar != nil {
 		t.Run("a dead sidecar leaves no way out", func(t *testing.T) {
@@ -346,9 +351,9 @@ func allowedHit(h hits.Hit) bool {
 	case hits.ProtoTCP:
 		return h.Port == 443
 	case hits.ProtoTLS:
-		return h.SNI == AllowedHost
+		return h.SNI == AllowedHost || h.SNI == LiveHost
 	case hits.ProtoHTTPS:
-		return h.SNI == AllowedHost && strings.HasPrefix(h.Path, "/allowed/")
+		return (h.SNI == AllowedHost || h.SNI == LiveHost) && strings.HasPrefix(h.Path, "/allowed/")
 	}
 	return false
 }
