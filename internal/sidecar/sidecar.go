@@ -113,20 +113,27 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	gate, gateDone, err := gitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, log)
+	gate, err := newGitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, log)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("starting the git gate: %w", err)
 	}
-	defer gateDone()
+	defer gate.Close()
 	srv := &http.Server{Handler: withGitGate(proxy, gate), ReadHeaderTimeout: 30 * time.Second}
 
 	reload := func() error {
 		pol, secrets, err := cfg.Load()
+		var commitGate func()
+		if err == nil {
+			// The gate is built first and put in force last, so that
+			// a reload it refuses leaves egress on the old policy too.
+			commitGate, err = gate.Prepare(pol, secrets)
+		}
 		if err == nil {
 			err = proxy.Reload(pol, secrets)
 		}
 		if err == nil {
+			commitGate()
 			current.Store(pol)
 		}
 		if cfg.Reloaded != nil {
