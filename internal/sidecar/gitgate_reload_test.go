@@ -161,8 +161,8 @@ func TestGitGateReloadNarrowsBranches(t *testing.T) {
 	if out, err := f.git(work, "commit", "-q", "--allow-empty", "-m", "again"); err != nil {
 		t.Fatalf("commit: %v\n%s", err, out)
 	}
-	if out, err := f.git(work, "push", "origin", "HEAD:refs/heads/feat"); err == nil {
-		t.Errorf("push to feat after the reload allowed only dev succeeded:\n%s", out)
+	if out, err := f.git(work, "push", "origin", "HEAD:refs/heads/feat"); err == nil || !strings.Contains(out, "branch not allowed; pushable branches: dev") {
+		t.Errorf("push to feat after the reload allowed only dev: %v, want the branch refused:\n%s", err, out)
 	}
 	if out, err := f.git(work, "push", "origin", "HEAD:refs/heads/dev"); err != nil {
 		t.Errorf("push to dev after the reload: %v\n%s", err, out)
