@@ -84,7 +84,13 @@ type Event struct {
 // Server is the gate's smart-HTTP git server. It is safe for concurrent
 // use.
 type Server struct {
-	repos   map[string]*mirror
+	dir   string
+	repos map[string]*mirror
+	// locks holds the lock of every mirror, by name, shared with the
+	// servers Next derives, so that every server using one folder takes
+	// one lock, even for a repository one reload removes and a later one
+	// declares again while an older server may still be using it.
+	locks   *lockTable
 	names   []string
 	log     *slog.Logger
 	audit   func(Event)
@@ -101,8 +107,10 @@ type mirror struct {
 	// mu serializes the writers of the mirror (a refresh from the
 	// upstream with its advertisement, a push) with each other and with
 	// readers (serving a fetch), because go-git writes refs in place and
-	// its filesystem storer caches pack indexes.
-	mu sync.RWMutex
+	// its filesystem storer caches pack indexes. It is shared with the
+	// mirror of the same name in the servers Next derives, since they use
+	// the same folder.
+	mu *sync.RWMutex
 	// advertised maps the values recently advertised to fetching clients
 	// to when they last were. It is guarded by mu (written only with mu
 	// held for writing).
@@ -127,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		maxPack = DefaultMaxPackBytes
 	}
 	s := &Server{
+		dir:     cfg.Dir,
 		repos:   make(map[string]*mirror, len(cfg.Repos)),
 		log:     log.With("component", "gitgate"),
 		audit:   audit,
@@ -157,7 +166,54 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gitgate: %w", err)
 	}
 	slices.Sort(s.names)
-	return s, nil
+	return s.withLocks(&lockTable{m: map[string]*sync.RWMutex{}}), nil
+}
+
+// Next returns a server for cfg that takes over s's mirrors: a request
+// s is serving finishes under s, and the first request served by the new
+// server waits for it when both use one mirror. keep reports whether a
+// repository still has the same upstream: its record of recently
+// advertised values carries over only then. cfg.Dir must be s's.
+func (s *Server) Next(cfg Config, keep func(name string) bool) (*Server, error) {
+	if cfg.Dir != s.dir {
+		return nil, fmt.Errorf("gitgate: the mirror directory changed from %s to %s", s.dir, cfg.Dir)
+	}
+	n, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for name, m := range n.repos {
+		if old := s.repos[name]; old != nil && keep(name) {
+			m.advertised = old.advertised
+		}
+	}
+	return n.withLocks(s.locks), nil
+}
+
+// lockTable hands out one lock per mirror name.
+type lockTable struct {
+	mu sync.Mutex
+	m  map[string]*sync.RWMutex
+}
+
+func (t *lockTable) get(name string) *sync.RWMutex {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.m[name]
+	if l == nil {
+		l = &sync.RWMutex{}
+		t.m[name] = l
+	}
+	return l
+}
+
+// withLocks sets the mirrors' locks from t and returns s.
+func (s *Server) withLocks(t *lockTable) *Server {
+	s.locks = t
+	for name, m := range s.repos {
+		m.mu = t.get(name)
+	}
+	return s
 }
 
 // validName accepts slash-separated names of letters, digits, '.', '_'

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
@@ -25,50 +26,46 @@ import (
 // hostile push.
 const maxPackBytes = 64 << 20
 
-// gitGate builds the git gate of pol, or returns nil when pol declares no
-// repository. keys holds each repository's SSH key by slot; dir holds the
-// mirrors ("" means a fresh temporary folder, removed by the returned
-// cleanup).
-func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resolve map[string]string, sink egress.AuditSink, log *slog.Logger) (http.Handler, func(), error) {
-	if pol.GitGate == nil || len(pol.GitGate.Repos) == 0 {
-		return nil, func() {}, nil
-	}
-	cleanup := func() {}
+// gitGate is the sidecar's git gate, whose repositories a reload
+// replaces. A request runs to its end on the server it started on; the
+// next one is served by the server of the policy in force.
+type gitGate struct {
+	dir     string
+	cleanup func()
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	det     *lazyDetector
+	audit   func(gitgate.Event)
+	log     *slog.Logger
+
+	// mu guards pol, the policy of the server in force, which Prepare
+	// reads and its commit writes.
+	mu  sync.Mutex
+	pol *policy.Policy
+	cur atomic.Pointer[gitgate.Server]
+}
+
+var _ http.Handler = (*gitGate)(nil)
+
+// newGitGate builds the git gate of pol, with no repository when pol
+// declares none. keys holds each repository's SSH key by slot; dir holds
+// the mirrors ("" means a fresh temporary folder, removed by Close).
+func newGitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resolve map[string]string, sink egress.AuditSink, log *slog.Logger) (*gitGate, error) {
+	g := &gitGate{dir: dir, cleanup: func() {}, det: &lazyDetector{}, log: log}
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "bot-bottle-git-")
 		if err != nil {
-			return nil, nil, fmt.Errorf("creating the git gate's folder: %w", err)
+			return nil, fmt.Errorf("creating the git gate's folder: %w", err)
 		}
-		dir, cleanup = tmp, func() { _ = os.RemoveAll(tmp) }
+		g.dir, g.cleanup = tmp, func() { _ = os.RemoveAll(tmp) }
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("creating the git gate's folder: %w", err)
+		return nil, fmt.Errorf("creating the git gate's folder: %w", err)
 	}
 	// Upstreams are the operator's own declarations, dialed as written
 	// unless pinned, as the proxy pins its hosts.
 	d := &net.Dialer{}
-	dial := egress.PinnedDialer(resolve, d, d.DialContext)
-	det := &lazyDetector{}
-	known := knownSecrets(pol, keys)
-	cfg := gitgate.Config{Dir: dir, Logger: log, MaxPackBytes: maxPackBytes}
-	for _, r := range pol.GitGate.Repos {
-		key, ok := keys[r.Key.Slot]
-		if !ok {
-			cleanup()
-			return nil, nil, fmt.Errorf("the key of repository %s (%s) was not handed to the sidecar", r.Name, r.Key.Slot)
-		}
-		up, err := upstream.New(upstream.Config{
-			Repo: r.Name, User: r.User, Host: r.Host, Port: r.Port, Path: r.Path,
-			HostKey: r.HostKey, Key: key, Dial: dial, Timeout: 30 * time.Second,
-		})
-		if err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("repository %s: %w", r.Name, err)
-		}
-		cfg.MaxPackBytes = max(cfg.MaxPackBytes, r.MaxPushBytes)
-		cfg.Repos = append(cfg.Repos, gitgate.Repo{Name: r.Name, Upstream: up, Checker: &lazyChecker{repo: r, det: det, known: known, log: log}})
-	}
+	g.dial = egress.PinnedDialer(resolve, d, d.DialContext)
 	if sink != nil {
-		cfg.Audit = func(e gitgate.Event) {
+		g.audit = func(e gitgate.Event) {
 			decision := e.Decision
 			if decision == "refuse" {
 				decision = "block"
@@ -79,12 +76,97 @@ func gitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resol
 			})
 		}
 	}
-	srv, err := gitgate.New(cfg)
+	commit, err := g.Prepare(pol, keys)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		g.cleanup()
+		return nil, err
 	}
-	return srv, cleanup, nil
+	commit()
+	return g, nil
+}
+
+// ServeHTTP serves the request with the repositories in force.
+func (g *gitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.cur.Load().ServeHTTP(w, r)
+}
+
+// Reload replaces the gate's repositories with pol's. It changes nothing
+// when it fails.
+func (g *gitGate) Reload(pol *policy.Policy, keys map[string]secret.Value) error {
+	commit, err := g.Prepare(pol, keys)
+	if err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+// Prepare builds the server of pol without putting it in force, so that
+// a reload can check every part before committing any; commit puts it in
+// force.
+func (g *gitGate) Prepare(pol *policy.Policy, keys map[string]secret.Value) (commit func(), err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	known := knownSecrets(pol, keys)
+	cfg := gitgate.Config{Dir: g.dir, Logger: g.log, MaxPackBytes: maxPackBytes, Audit: g.audit}
+	for _, r := range repos(pol) {
+		key, ok := keys[r.Key.Slot]
+		if !ok {
+			return nil, fmt.Errorf("the key of repository %s (%s) was not handed to the sidecar", r.Name, r.Key.Slot)
+		}
+		up, err := upstream.New(upstream.Config{
+			Repo: r.Name, User: r.User, Host: r.Host, Port: r.Port, Path: r.Path,
+			HostKey: r.HostKey, Key: key, Dial: g.dial, Timeout: 30 * time.Second,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+		}
+		cfg.MaxPackBytes = max(cfg.MaxPackBytes, r.MaxPushBytes)
+		cfg.Repos = append(cfg.Repos, gitgate.Repo{Name: r.Name, Upstream: up, Checker: &lazyChecker{repo: r, det: g.det, known: known, log: g.log}})
+	}
+	srv, err := g.derive(cfg, pol)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.pol = pol
+		g.cur.Store(srv)
+	}, nil
+}
+
+// derive builds cfg's server from the one in force, if any, keeping the
+// mirrors' state of the repositories whose upstream stays.
+//
+// Preconditions: g.mu is held.
+func (g *gitGate) derive(cfg gitgate.Config, pol *policy.Policy) (*gitgate.Server, error) {
+	cur := g.cur.Load()
+	if cur == nil {
+		return gitgate.New(cfg)
+	}
+	old := map[string]policy.Repo{}
+	for _, r := range repos(g.pol) {
+		old[r.Name] = r
+	}
+	next := map[string]policy.Repo{}
+	for _, r := range repos(pol) {
+		next[r.Name] = r
+	}
+	return cur.Next(cfg, func(name string) bool {
+		o, n := old[name], next[name]
+		return o.URL == n.URL && o.User == n.User && o.Host == n.Host && o.Port == n.Port && o.Path == n.Path
+	})
+}
+
+// Close removes the mirrors' temporary folder, if the gate made one.
+func (g *gitGate) Close() { g.cleanup() }
+
+func repos(pol *policy.Policy) []policy.Repo {
+	if pol == nil || pol.GitGate == nil {
+		return nil
+	}
+	return pol.GitGate.Repos
 }
 
 // knownSecrets are the values the sidecar holds, which no push may carry
@@ -96,7 +178,7 @@ func knownSecrets(pol *policy.Policy, keys map[string]secret.Value) []dlp.Secret
 			out = append(out, dlp.Secret{Slot: t.Slot, Value: v, Hosts: t.Hosts})
 		}
 	}
-	for _, r := range pol.GitGate.Repos {
+	for _, r := range repos(pol) {
 		if v := keys[r.Key.Slot]; !v.IsZero() {
 			out = append(out, dlp.Secret{Slot: r.Key.Slot, Value: v})
 		}
@@ -165,9 +247,6 @@ func (l *lazyChecker) init() error {
 // so that every backend needs one port and one relay, and a git client
 // that honours http_proxy finds it with no more wiring than a URL.
 func withGitGate(proxy, gate http.Handler) http.Handler {
-	if gate == nil {
-		return proxy
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodConnect && r.URL.IsAbs() && strings.EqualFold(r.URL.Hostname(), gitgate.Host) {
 			gate.ServeHTTP(w, r)

@@ -35,11 +35,11 @@ func TestGitGateRefusesRouteCredential(t *testing.T) {
 		}}},
 	}
 	keys := map[string]secret.Value{"EGRESS_TOKEN_0": secret.New(token), "GIT_KEY_0": srv.ClientKey}
-	gate, done, err := gitGate(pol, keys, t.TempDir(), nil, nil, nil)
+	gate, err := newGitGate(pol, keys, t.TempDir(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(done)
+	t.Cleanup(gate.Close)
 	hs := httptest.NewServer(gate)
 	t.Cleanup(hs.Close)
 

@@ -130,19 +130,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	gate, gateDone, err := gitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, log)
+	gate, err := newGitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, log)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("starting the git gate: %w", err)
 	}
-	defer gateDone()
+	defer gate.Close()
 	srv := &http.Server{Handler: withGitGate(proxy, gate), ReadHeaderTimeout: 30 * time.Second}
 
-	// apply puts a policy in force in every service, or in none.
+	// apply puts a policy in force in every service, or in none: the git
+	// gate is built first and put in force last, so that a policy it
+	// refuses leaves egress and DNS on the old one too.
 	apply := func(pol *policy.Policy, secrets map[string]secret.Value) error {
+		commitGate, err := gate.Prepare(pol, secrets)
+		if err != nil {
+			return err
+		}
 		if err := proxy.Reload(pol, secrets); err != nil {
 			return err
 		}
+		commitGate()
 		current.Store(pol)
 		return nil
 	}
@@ -175,10 +182,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Control != "" {
 		svc := newControlService(pol.Bottle, secrets, &current, apply, hub)
 		svc.services = func() map[string]string {
-			m := map[string]string{"egress": "up", "gitgate": "off", "dns": "off"}
-			if gate != nil {
-				m["gitgate"] = "up"
-			}
+			// The gate serves whatever repositories the policy holds,
+			// none included.
+			m := map[string]string{"egress": "up", "gitgate": "up", "dns": "off"}
 			if cfg.DNS != "" {
 				m["dns"] = "up"
 			}
