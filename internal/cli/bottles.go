@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/launch"
+	"github.com/bot-bottle/bot-bottle/internal/proc"
 )
 
 // The commands that act on running bottles by slug.
@@ -196,14 +196,9 @@ func (e *Env) activeBottles(ctx context.Context) ([]backend.Instance, []error) {
 // are. A bottle whose owner lives is never an orphan, even half-started.
 func orphaned(in backend.Instance) bool {
 	if in.OwnerPID > 0 {
-		return !processAlive(in.OwnerPID)
+		return !proc.Alive(in.OwnerPID)
 	}
 	return in.State != "running"
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func newListActiveCmd(env *Env) *cobra.Command {

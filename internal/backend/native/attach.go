@@ -13,6 +13,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
+	"github.com/bot-bottle/bot-bottle/internal/proc"
 )
 
 // Attach implements backend.Backend. The main command of a foreground
@@ -74,11 +75,11 @@ func (d *Driver) attachDetached(ctx context.Context, slug string, s backend.Stdi
 	_, err := os.Stat(sock)
 	pid := ownerPID(dir)
 	switch {
-	case err == nil && ownerAlive(pid):
+	case err == nil && proc.Alive(pid):
 		return attachSocket(ctx, sock, slug, s)
 	case err == nil:
 		return 0, fmt.Errorf("bottle %s is not running: its supervisor is gone; 'bot-bottle cleanup' removes what is left", slug)
-	case ownerAlive(pid):
+	case proc.Alive(pid):
 		return 0, fmt.Errorf("bottle %s runs in the foreground of bot-bottle process %d, which alone is attached to it; start a bottle with --detach to attach to it from elsewhere", slug, pid)
 	}
 	return 0, notFound

@@ -5,7 +5,6 @@
 package native
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/proc"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/cgroup"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/landlock"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/seccomp"
@@ -234,7 +234,7 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 			}
 			pid := ownerPID(dir)
 			state := "stopped"
-			if ownerAlive(pid) {
+			if proc.Alive(pid) {
 				// Another bot-bottle, or the bottle's supervisor, runs it.
 				state = "running"
 			}
@@ -311,29 +311,12 @@ func ownerPID(dir string) int {
 	return pid
 }
 
-// ownerAlive reports whether the process pid runs. A bare kill(0) would
-// take a zombie for a live owner: a detached bottle's supervisor that
-// ended stays one until whoever inherited it reaps it.
-func ownerAlive(pid int) bool {
-	if pid <= 0 || unix.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command's name, which may hold anything
-	// but ends at the last ')'.
-	_, rest, _ := bytes.Cut(stat[bytes.LastIndexByte(stat, ')')+1:], []byte(" "))
-	return len(rest) > 0 && rest[0] != 'Z' && rest[0] != 'X'
-}
-
 // stopOwner asks the bot-bottle that owns a bottle (the one that started
 // it, or a detached bottle's supervisor) to end it, and waits a while for
 // it to remove the bottle's folder: its processes die with it.
 func stopOwner(dir string) {
 	pid := ownerPID(dir)
-	if pid <= 1 || pid == os.Getpid() || !ownerAlive(pid) {
+	if pid <= 1 || pid == os.Getpid() || !proc.Alive(pid) {
 		return
 	}
 	// The pid could have been reused by now: only signal a bot-bottle.
@@ -343,7 +326,7 @@ func stopOwner(dir string) {
 	}
 	_ = unix.Kill(pid, unix.SIGTERM)
 	for range 100 {
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || !ownerAlive(pid) {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || !proc.Alive(pid) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
