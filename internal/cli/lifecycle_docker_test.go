@@ -172,7 +172,7 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 	}
 	w.env = append(w.env, "BOT_BOTTLE_UPSTREAM_CA="+bad)
 	out, code := w.run("start", "example", "--yes", "--", "true")
-	if code == 0 || !strings.Contains(out, "sidecar exited before it was ready") {
+	if code == 0 || !strings.Contains(out, "the sidecar could not start: the upstream CA holds no PEM certificate") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	w.requireClean()

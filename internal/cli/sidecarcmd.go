@@ -65,7 +65,8 @@ func runSidecar(ctx context.Context, env *Env, in io.Reader, out io.Writer) erro
 			Bottle: pol.Bottle, Routes: len(pol.Routes), Egress: addr.String(), DNS: doc.DNS,
 			Control: doc.Control, CASHA256: ca.Fingerprint(),
 		})
-		env.Log.Info("sidecar ready", "bottle", pol.Bottle, "routes", len(pol.Routes), "egress", addr.String())
+		// For people reading the sidecar's log; backends read stdout.
+		fmt.Fprintf(env.IO.ErrOut, "sidecar: ready: bottle %s, %d route(s), egress on %s, dns on %s, CA sha256 %s\n", pol.Bottle, len(pol.Routes), addr, orOff(doc.DNS), ca.Fingerprint())
 	}
 	return sidecar.Run(ctx, cfg)
 }
@@ -102,4 +103,11 @@ func newSidecarBridgeCmd(env *Env) *cobra.Command {
 			return err
 		},
 	}
+}
+
+func orOff(addr string) string {
+	if addr == "" {
+		return "(off)"
+	}
+	return addr
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -80,7 +79,9 @@ func Handler(token secret.Value, s Service) http.Handler {
 			return nil
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
-			_, _ = fmt.Fprintf(w, "{\"error\":%q}\n", err.Error())
+			_ = enc.Encode(struct {
+				Error string `json:"error"`
+			}{err.Error()})
 		}
 	})
 	return auth(token, mux)

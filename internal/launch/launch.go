@@ -228,7 +228,7 @@ func Tokens(pol *policy.Policy, lookup func(string) (string, bool)) (map[string]
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, fmt.Errorf("the bottle needs these host variables, which are not set: %s; export them and start again", strings.Join(missing, "; "))
+		return nil, fmt.Errorf("the bottle needs these host variables, which are not set: %s; export them and try again", strings.Join(missing, "; "))
 	}
 	return out, nil
 }

@@ -154,7 +154,7 @@ const ctlSock = "sidecar.ctl"
 // environment, hands it its launch document on standard input and logs
 // its standard error. The channel reports once it serves, or why not.
 func startSidecar(bin string, doc []byte, dir string) (*exec.Cmd, <-chan error, error) {
-	cmd := exec.Command(bin, "sidecar") //nolint:gosec // G204: our own binary
+	cmd := exec.Command(bin, "sidecar")
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	if lvl, ok := os.LookupEnv("BOT_BOTTLE_LOG_LEVEL"); ok {
 		cmd.Env = append(cmd.Env, "BOT_BOTTLE_LOG_LEVEL="+lvl)

@@ -2,8 +2,11 @@ package contract
 
 import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/gitgate"
 )
+
+// gitGateHost is gitgate.Host, kept here so that backends need not build
+// the gate (a test keeps the two equal).
+const gitGateHost = "_gitgate.local"
 
 // Agent is how the agent reaches its sidecar on one backend.
 type Agent struct {
@@ -50,7 +53,7 @@ func AgentEnv(spec *backend.Spec, a Agent) []string {
 	for _, name := range backend.CAEnv {
 		env = append(env, name+"="+a.CAFile)
 	}
-	env = append(env, EnvProxy+"="+a.Proxy, EnvGitGate+"=http://"+gitgate.Host+"/")
+	env = append(env, EnvProxy+"="+a.Proxy, EnvGitGate+"=http://"+gitGateHost+"/")
 	ours := map[string]bool{}
 	for _, kv := range env {
 		for i := range len(kv) {
