@@ -14,7 +14,7 @@ FUZZTIME ?= 60s
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI_LINT := $(shell $(GO) env GOPATH)/bin/golangci-lint
 
-.PHONY: help build test lint fuzz tidy-check check tools bench-egress
+.PHONY: help build test lint fuzz tidy-check check tools bench-egress cross
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,18 @@ build: ## build the static binary ./bin/bot-bottle, stamped with VERSION and COM
 
 test: ## run every test with the race detector
 	$(GO) test -race -count=1 ./...
+
+# CROSS are the platforms the binary is built, vetted and its tests compiled
+# for besides this machine's (their tests cannot run here).
+CROSS ?= linux/amd64 linux/arm64 darwin/arm64
+
+cross: ## build the static binary, vet, and compile every test for each of CROSS
+	@set -e; for p in $(CROSS); do \
+		echo "== $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null ./cmd/bot-bottle; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./...; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) test -count=1 -exec /bin/true ./... >/dev/null; \
+	done
 
 lint: tools ## run golangci-lint (linters and formatters)
 	$(GOLANGCI_LINT) run ./...

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,22 +11,18 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
-	"github.com/bot-bottle/bot-bottle/internal/backend/native"
 )
 
-// backendNames lists the backends this build knows, in preference order.
-var backendNames = []string{docker.Name, native.Name}
+// backendNames lists the backends this platform registers, in preference
+// order: docker, then the platform's own (backends_linux.go, _other.go).
+var backendNames = append([]string{docker.Name}, platformBackendNames...)
 
 // newBackend returns the backend named name.
 func (e *Env) newBackend(name string) (backend.Backend, error) {
+	if be := e.platformBackend(name); be != nil {
+		return be, nil
+	}
 	switch name {
-	case native.Name:
-		bin, _ := e.LookupEnv("BOT_BOTTLE_SIDECAR_BINARY")
-		cfg := native.Config{Binary: bin, Log: e.Log}
-		if home, err := e.Home(); err == nil {
-			cfg.StateRoot = filepath.Join(home, "state")
-		}
-		return native.New(cfg), nil
 	case docker.Name:
 		egressNet, _ := e.LookupEnv("BOT_BOTTLE_DOCKER_EGRESS_NETWORK")
 		// For development: a static build when this binary is not one.
@@ -46,18 +41,22 @@ func (e *Env) pickBackend(ctx context.Context, flag string) (backend.Backend, ba
 		name, _ = e.LookupEnv("BOT_BOTTLE_BACKEND")
 	}
 	if name == "" {
-		b, err := e.newBackend(docker.Name)
-		if err != nil {
-			return nil, backend.Features{}, err
+		// Every backend but the last gets a short probe; the last one's
+		// own error says what to do when none is usable.
+		for _, n := range backendNames[:len(backendNames)-1] {
+			b, err := e.newBackend(n)
+			if err != nil {
+				return nil, backend.Features{}, err
+			}
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			f, err := b.Probe(pctx)
+			cancel()
+			if err == nil {
+				return b, f, nil
+			}
+			e.Log.Debug("backend is not usable; trying the next", "backend", n, "err", err)
 		}
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		f, err := b.Probe(pctx)
-		cancel()
-		if err == nil {
-			return b, f, nil
-		}
-		e.Log.Debug("docker is not usable; trying native", "err", err)
-		name = native.Name
+		name = backendNames[len(backendNames)-1]
 	}
 	b, err := e.newBackend(name)
 	if err != nil {

@@ -110,13 +110,11 @@ func newRootCmd(env *Env) *cobra.Command {
 		newAuditCmd(env),
 		newSidecarCmd(env),
 		newSidecarBridgeCmd(env),
-		newBottleInitCmd(env),
-		newBottleExecCmd(env),
-		newBottleSuperviseCmd(env),
-		newBottleUsernsCmd(env),
 	} {
 		root.AddCommand(c)
 	}
+	// The hidden roles only some platforms' backends use.
+	root.AddCommand(platformRoles(env)...)
 
 	// Cobra would add help and completion during Execute; adding them now,
 	// after SetOut, lets usageErrors see them and sends completion scripts

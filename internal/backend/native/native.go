@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package native runs bottles with no daemon: the agent in fresh Linux
 // namespaces (rootless where unprivileged user namespaces are allowed),
 // the sidecar as a supervised host process it reaches through a Unix

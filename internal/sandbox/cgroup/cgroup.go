@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package cgroup enforces a native bottle's resource limits (cpus, memory,
 // pids) with a cgroup of its own: on cgroup v2, where the hierarchy is
 // delegated to the operator (a cgroup at or above the caller's that it

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package inside is what runs inside a native bottle: the init that builds
 // the bottle's filesystem and network and stays PID 1, and the exec helper
 // that locks a process down before it becomes the agent's command.

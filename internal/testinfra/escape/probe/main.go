@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command probe is copied into a bottle by the escape suite and tries one
 // raw way out: a TCP connection, a UDP exchange, an ICMP echo, a DNS
 // query or a direct HTTP request that ignores the proxy variables; or one

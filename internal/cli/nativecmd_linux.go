@@ -1,3 +1,5 @@
+//go:build linux
+
 package cli
 
 import (
@@ -12,6 +14,11 @@ import (
 
 // The roles the binary plays inside a native bottle. The backend starts
 // them; they are not for people.
+
+// platformRoles returns the hidden roles of Linux's native backend.
+func platformRoles(env *Env) []*cobra.Command {
+	return []*cobra.Command{newBottleInitCmd(env), newBottleExecCmd(env), newBottleSuperviseCmd(env), newBottleUsernsCmd(env)}
+}
 
 func newBottleInitCmd(env *Env) *cobra.Command {
 	return &cobra.Command{
