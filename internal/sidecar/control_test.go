@@ -1,13 +1,20 @@
 package sidecar
 
 import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bot-bottle/bot-bottle/internal/control"
+	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
@@ -71,5 +78,52 @@ func TestReplaceKeepsSecretsByCredential(t *testing.T) {
 	other.Bottle = "other"
 	if _, err := svc.Replace(other, nil); err == nil {
 		t.Error("a policy of another bottle was applied")
+	}
+}
+
+// TestSighupKeepsReplacedPolicy checks that a bottle's sidecar, whose
+// loader holds the launch policy, does not put it back on SIGHUP over a
+// policy replaced through the control channel.
+func TestSighupKeepsReplacedPolicy(t *testing.T) {
+	dir := t.TempDir()
+	token := secret.New(strings.Repeat("t", 64))
+	launchPol := tokensPolicy(t, "XTOK")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	sock := filepath.Join(dir, "c.sock")
+	go func() {
+		done <- Run(ctx, Config{
+			Listen: "127.0.0.1:0", CADir: filepath.Join(dir, "ca"), Control: "unix:" + sock, ControlToken: token,
+			Load: func() (*policy.Policy, map[string]secret.Value, error) {
+				return launchPol, map[string]secret.Value{"EGRESS_TOKEN_0": secret.New("x")}, nil
+			},
+			Ready: func(net.Addr, *egress.CA, *policy.Policy) { close(ready) },
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	c := control.NewClient(func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}, token)
+	defer c.Close()
+	if _, err := c.Replace(ctx, tokensPolicy(t, "XTOK", "YTOK"), map[string]secret.Value{"EGRESS_TOKEN_1": secret.New("y")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	got, err := c.Policy(ctx)
+	if err != nil || len(got.Routes) != 2 {
+		t.Fatalf("after SIGHUP the policy has %d route(s) (%v), want the replaced 2", len(got.Routes), err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

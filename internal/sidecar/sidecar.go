@@ -163,12 +163,17 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return err
 	}
+	// A bottle's sidecar takes a new policy over its control channel
+	// only: its loader holds the launch policy, which SIGHUP would put
+	// back over a live replacement. It ignores the signal.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			_ = reload()
+			if cfg.Control == "" {
+				_ = reload()
+			}
 		}
 	}()
 	if cfg.Admin != "" {

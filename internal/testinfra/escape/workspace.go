@@ -235,6 +235,10 @@ func (h *Harness) runWorkspace(t *testing.T, slug string) {
 		})
 	}
 	t.Run("the agent still writes its work and commits it", func(t *testing.T) {
+		// The host commits above made object folders of the operator's
+		// own modes; a bottle user of another uid would find one its
+		// commit hashes into unwritable, which is not what this tests.
+		openTree(t, repo)
 		out, code := h.sh(t, slug+"-ws", prelude+`echo work > work.txt && g add work.txt && g -c user.name=agent -c user.email=agent@bottle.test commit -q -m work && g log --oneline -1`)
 		if code != 0 || !strings.Contains(out, "work") {
 			t.Fatalf("exit %d: %s", code, out)
