@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
+
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
 )
 
@@ -302,7 +304,7 @@ cat ~/.gitconfig`)
 touch /workspace/cloned
 while [ ! -e /workspace/go ]; do sleep 0.05; done
 git fetch -q origin && git log -1 --format=%s origin/main`)
-		var out syncBuffer
+		var out backendtest.SyncBuffer
 		c.Stdout, c.Stderr = &out, &out
 		if err := c.Start(); err != nil {
 			t.Fatal(err)

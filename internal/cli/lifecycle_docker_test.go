@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -314,7 +313,7 @@ func TestInteractiveStartOnATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tty.Close() }()
-	var out syncBuffer
+	var out backendtest.SyncBuffer
 	go func() { _, _ = io.Copy(&out, tty) }()
 	// Wait for the shell's prompt before typing: input sent earlier may
 	// be lost.
@@ -342,30 +341,12 @@ func TestInteractiveStartOnATerminal(t *testing.T) {
 	w.requireClean()
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // terminal runs bot-bottle on a pseudo-terminal.
 type terminal struct {
 	t   *testing.T
 	cmd *exec.Cmd
 	tty *os.File
-	out syncBuffer
+	out backendtest.SyncBuffer
 }
 
 func (w *world) onTerminal(args ...string) *terminal {

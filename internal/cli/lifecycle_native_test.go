@@ -80,10 +80,10 @@ func (w *world) requireNativeClean() {
 
 // startSleeping starts agent's bottle running a long sleep in the
 // foreground and returns once the bottle's command printed its marker.
-func (w *world) startSleeping(t *testing.T, agent string) (*exec.Cmd, *syncBuffer) {
+func (w *world) startSleeping(t *testing.T, agent string) (*exec.Cmd, *backendtest.SyncBuffer) {
 	t.Helper()
 	c := w.cmd("start", agent, "--yes", "--", "sh", "-c", "echo bb-command-run\"\"ning; exec sleep 600")
-	out := &syncBuffer{}
+	out := &backendtest.SyncBuffer{}
 	c.Stdout, c.Stderr = out, out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func (w *world) requireRunning(slug string) {
 }
 
 // waitFor waits until out holds s.
-func waitFor(t *testing.T, out *syncBuffer, s string) {
+func waitFor(t *testing.T, out *backendtest.SyncBuffer, s string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), s); {
 		if time.Now().After(deadline) {
@@ -304,9 +304,9 @@ func TestNativeAttachStreamsAndStatus(t *testing.T) {
 	// The command waits for a file in the workspace, which the test
 	// writes once it has seen what it wants.
 	slug := w.startDetached("--", "sh", "-c", "echo ear\"\"ly; echo to-std\"\"err >&2; while [ ! -e /workspace/go ]; do sleep 0.05; done; echo la\"\"te; exit 7")
-	attach := func() (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	attach := func() (*exec.Cmd, *backendtest.SyncBuffer, *backendtest.SyncBuffer) {
 		c := w.cmd("attach", slug)
-		var out, errOut syncBuffer
+		var out, errOut backendtest.SyncBuffer
 		c.Stdout, c.Stderr = &out, &errOut
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -413,7 +413,7 @@ func TestNativeDetachOutlivesItsStarter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out backendtest.SyncBuffer
 	go func() { _, _ = io.Copy(&out, tty) }()
 	waitFor(t, &out, "start-exited")
 	entries, err := os.ReadDir(filepath.Join(w.home, "state"))

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
+
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
 
@@ -33,26 +35,9 @@ type leakEnv struct {
 	caFile    string
 	p         *Proxy
 	auditFile string
-	log       *syncBuffer
+	log       *backendtest.SyncBuffer
 	plain     *rawListener
 	audit     *AuditLog
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // rawListener is a plain TCP upstream that keeps every byte it receives.
@@ -180,7 +165,7 @@ func newLeakEnv(t *testing.T, plainAPI bool) *leakEnv {
 	if plainAPI {
 		resolve["api.test"] = plain.ln.Addr().String()
 	}
-	logs := &syncBuffer{}
+	logs := &backendtest.SyncBuffer{}
 	al := &AuditLog{W: w, Bottle: "t", Log: slog.New(slog.DiscardHandler)}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := New(Config{

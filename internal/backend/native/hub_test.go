@@ -11,9 +11,10 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 
 	"github.com/creack/pty"
 
@@ -40,24 +41,6 @@ func TestFrameRoundTrip(t *testing.T) {
 	if _, _, err := readFrame(bytes.NewReader(big)); err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Fatalf("readFrame of a 4 GiB frame = %v, want the limit's error", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -103,12 +86,12 @@ func attachAsync(ctx context.Context, sock string, s backend.Stdio) <-chan attac
 }
 
 func TestAttachReplaysStreamsAndStatus(t *testing.T) {
-	var logged syncBuffer
+	var logged backendtest.SyncBuffer
 	h := newHub(false, nil, &logged, slog.New(slog.DiscardHandler))
 	sock := serveHub(t, h)
 	h.write(frameStdout, []byte("before "))
 	h.write(frameStderr, []byte("err-before "))
-	var out, errOut syncBuffer
+	var out, errOut backendtest.SyncBuffer
 	got := attachAsync(t.Context(), sock, backend.Stdio{Stdout: &out, Stderr: &errOut})
 	waitFor(t, "the client", func() bool { return h.peerCount() == 1 })
 	h.write(frameStdout, []byte("after"))

@@ -1,13 +1,13 @@
 package escape
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/control"
@@ -73,7 +73,7 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 	}
 	// One connection, two requests ten seconds apart: the replace happens
 	// in between.
-	held := &syncBuffer{}
+	held := &backendtest.SyncBuffer{}
 	heldDone := make(chan error, 1)
 	go func() {
 		_, err := h.Backend.Exec(ctx, slug, backend.Exec{
@@ -125,23 +125,4 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 			t.Errorf("after narrowing, DNS still answers %s: %s", AllowedHost, out)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to write from one goroutine and read
-// from another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
