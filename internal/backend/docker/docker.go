@@ -58,6 +58,15 @@ type Driver struct {
 	// start, so that Attach misses none of the first output.
 	mu    sync.Mutex
 	early map[string]client.HijackedResponse
+
+	// images are the tags known to exist (image.go).
+	images sync.Map
+
+	// bg runs the pool's refills.
+	bg sync.WaitGroup
+
+	// runtimeName is the daemon's answer to runtime, once it gave one.
+	runtimeName *string
 }
 
 var _ backend.Backend = (*Driver)(nil)
@@ -76,7 +85,7 @@ func (d *Driver) Name() string { return Name }
 
 func (d *Driver) client(ctx context.Context) (*client.Client, error) {
 	d.once.Do(func() {
-		d.cli, d.cliErr = client.New(client.FromEnv)
+		d.cli, d.cliErr = client.New(append([]client.Opt{client.FromEnv}, apiLog(d.log)...)...)
 		if d.cliErr != nil {
 			return
 		}
@@ -90,8 +99,10 @@ func (d *Driver) client(ctx context.Context) (*client.Client, error) {
 	return d.cli, nil
 }
 
-// Close releases the client's connections.
+// Close waits for the pool's refills and releases the client's
+// connections.
 func (d *Driver) Close() error {
+	d.bg.Wait()
 	if d.cli != nil {
 		return d.cli.Close()
 	}
@@ -122,11 +133,29 @@ func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 	return f, nil
 }
 
-// runtime is "runsc" when dockerd has gVisor registered, else "".
+// runtime is "runsc" when dockerd has gVisor registered, else "". The
+// daemon is asked once: Probe and Start both need it.
 func (d *Driver) runtime(ctx context.Context) (string, error) {
 	if d.cfg.NoGVisor {
 		return "", nil
 	}
+	d.mu.Lock()
+	known := d.runtimeName
+	d.mu.Unlock()
+	if known != nil {
+		return *known, nil
+	}
+	rt, err := d.askRuntime(ctx)
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	d.runtimeName = &rt
+	d.mu.Unlock()
+	return rt, nil
+}
+
+func (d *Driver) askRuntime(ctx context.Context) (string, error) {
 	cli, err := d.client(ctx)
 	if err != nil {
 		return "", err

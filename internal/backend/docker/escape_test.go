@@ -71,7 +71,17 @@ func TestEscapeSuite(t *testing.T) {
 func bottleAddrs(t *testing.T, cli *client.Client, slug string) escape.Addrs {
 	t.Helper()
 	ctx := context.Background()
-	nw, err := cli.NetworkInspect(ctx, bottleNetName(slug), client.NetworkInspectOptions{})
+	// The agent is on its bottle network alone; a pool network's name
+	// is not the bottle's.
+	agent, err := cli.ContainerInspect(ctx, agentName(slug), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var netID string
+	for _, ep := range agent.Container.NetworkSettings.Networks {
+		netID = ep.NetworkID
+	}
+	nw, err := cli.NetworkInspect(ctx, netID, client.NetworkInspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sort"
@@ -20,35 +21,82 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 )
 
-// sidecarDockerfile is the whole sidecar image: our binary and nothing
-// else. Upstream TLS roots are compiled into the binary.
+// sidecarDockerfile is the whole sidecar image: our binary and its state
+// folder (sidecarVar, from sidecarRoot), nothing else. Upstream TLS roots
+// are compiled into the binary.
 const sidecarDockerfile = `FROM scratch
 COPY bot-bottle /bot-bottle
+ADD root.tar /
 USER 65532:65532
 ENTRYPOINT ["/bot-bottle", "sidecar"]
 `
+
+// sidecarRoot is the sidecar's state folder as a tar stream, which the
+// classic builder's ADD unpacks with its owner and mode: the folder
+// comes with the image instead of a copy into each sidecar.
+func sidecarRoot() ([]byte, error) {
+	tb, err := tarball([]entry{
+		{Name: "/var", Mode: 0o755, Dir: true},
+		{Name: "/var/lib", Mode: 0o755, Dir: true},
+		{Name: sidecarVar, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tb.Bytes(), nil
+}
 
 // SidecarRepo is the repository sidecar images are tagged in.
 const SidecarRepo = "bot-bottle-sidecar"
 
 // sidecarImage builds, unless cached, the sidecar image from the
-// bot-bottle binary and returns its tag. The tag is the binary's digest.
+// bot-bottle binary and returns its tag: the digest of the binary and the
+// Dockerfile. The binary is streamed through the digest and read whole
+// only for a build, where it is checked against the tag.
 func (d *Driver) sidecarImage(ctx context.Context, progress io.Writer) (string, error) {
 	bin, err := d.sidecarBinary()
 	if err != nil {
 		return "", err
 	}
+	if err := checkStatic(bin); err != nil {
+		return "", err
+	}
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", fmt.Errorf("reading the sidecar binary: %w", err)
+	}
+	h := sidecarDigest()
+	_, err = io.Copy(h, f)
+	_ = f.Close()
+	if err != nil {
+		return "", fmt.Errorf("reading the sidecar binary: %w", err)
+	}
+	tag := SidecarRepo + ":" + hex.EncodeToString(h.Sum(nil))[:16]
+	if ok, err := d.imageExists(ctx, tag); ok || err != nil {
+		return tag, err
+	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return "", fmt.Errorf("reading the sidecar binary: %w", err)
 	}
-	if err := checkStatic(bin); err != nil {
+	h = sidecarDigest()
+	h.Write(data)
+	if SidecarRepo+":"+hex.EncodeToString(h.Sum(nil))[:16] != tag {
+		return "", fmt.Errorf("the sidecar binary %s changed while it was read; start again", bin)
+	}
+	root, err := sidecarRoot()
+	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(data)
-	tag := SidecarRepo + ":" + hex.EncodeToString(sum[:])[:16]
-	files := map[string][]byte{"bot-bottle": data}
+	files := map[string][]byte{"bot-bottle": data, "root.tar": root}
 	return tag, d.build(ctx, tag, sidecarDockerfile, files, nil, progress)
+}
+
+// sidecarDigest is the digest of a sidecar image, before the binary.
+func sidecarDigest() hash.Hash {
+	h := sha256.New()
+	_, _ = fmt.Fprintf(h, "%d:%s", len(sidecarDockerfile), sidecarDockerfile)
+	return h
 }
 
 // checkStatic refuses a dynamically linked binary: the sidecar image holds
@@ -105,10 +153,8 @@ func (d *Driver) build(ctx context.Context, tag, dockerfile string, files map[st
 	if err != nil {
 		return err
 	}
-	if _, err := cli.ImageInspect(ctx, tag); err == nil {
-		return nil
-	} else if !isNotFound(err) {
-		return fmt.Errorf("inspecting image %s: %w", tag, err)
+	if ok, err := d.imageExists(ctx, tag); ok || err != nil {
+		return err
 	}
 	entries := []entry{{Name: "Dockerfile", Mode: 0o644, Data: []byte(dockerfile)}}
 	for _, name := range sortedKeys(files) {
@@ -139,7 +185,28 @@ func (d *Driver) build(ctx context.Context, tag, dockerfile string, files map[st
 	if err := buildProgress(res.Body, progress); err != nil {
 		return fmt.Errorf("building image %s: %w", tag, err)
 	}
+	d.images.Store(tag, true)
 	return nil
+}
+
+// imageExists reports whether the daemon has tag. Tags name their content,
+// so the answer is kept for the process: an image removed since makes a
+// container creation fail, never run another image.
+func (d *Driver) imageExists(ctx context.Context, tag string) (bool, error) {
+	if _, ok := d.images.Load(tag); ok {
+		return true, nil
+	}
+	cli, err := d.client(ctx)
+	if err != nil {
+		return false, err
+	}
+	if _, err := cli.ImageInspect(ctx, tag); err == nil {
+		d.images.Store(tag, true)
+		return true, nil
+	} else if !isNotFound(err) {
+		return false, fmt.Errorf("inspecting image %s: %w", tag, err)
+	}
+	return false, nil
 }
 
 // buildProgress copies the classic builder's JSON stream to w as text and

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
@@ -36,8 +37,11 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 	if err != nil {
 		return fmt.Errorf("listing the containers of %s: %w", slug, err)
 	}
-	// Containers, then networks; each group in parallel. An agent that
-	// outlives its sidecar for a moment has no way out at all.
+	managed := make(client.Filters).Add("label", backend.LabelManaged+"=1")
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: managed})
+	if err != nil {
+		return fmt.Errorf("listing the networks of %s: %w", slug, err)
+	}
 	var mu sync.Mutex
 	var errs []error
 	fail := func(err error) {
@@ -45,7 +49,23 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 		errs = append(errs, err)
 		mu.Unlock()
 	}
+	// The containers are killed first, side by side: an agent that
+	// outlives its sidecar for a moment has no way out at all. A stopped
+	// container holds no endpoint, so the networks then go while the
+	// containers are removed.
 	var wg sync.WaitGroup
+	for _, c := range cs.Items {
+		if c.State != "running" && c.State != "paused" && c.State != "restarting" {
+			continue
+		}
+		wg.Go(func() {
+			_, err := cli.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "KILL"})
+			if err != nil && !isNotFound(err) && !cerrdefs.IsConflict(err) {
+				fail(fmt.Errorf("stopping container %s: %w", strings.Join(c.Names, ","), err))
+			}
+		})
+	}
+	wg.Wait()
 	for _, c := range cs.Items {
 		wg.Go(func() {
 			if c.Labels[backend.LabelRole] == backend.RoleSidecar {
@@ -57,19 +77,22 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 			}
 		})
 	}
-	wg.Wait()
-	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: slugFilter(slug)})
-	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("listing the networks of %s: %w", slug, err))...)
-	}
 	for _, n := range ns.Items {
+		claimed, _, _ := claimOf(n)
+		if n.Labels[backend.LabelSlug] != slug && claimed != slug {
+			continue
+		}
 		wg.Go(func() {
 			if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
 				fail(fmt.Errorf("removing network %s: %w", n.Name, err))
+				return
 			}
+			releaseClaim(n)
 		})
 	}
 	wg.Wait()
+	// A refill this process started ends before it does.
+	d.bg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -135,10 +158,16 @@ func (d *Driver) List(ctx context.Context) ([]backend.Instance, error) {
 		}
 	}
 	for _, n := range ns.Items {
-		if n.Labels[backend.LabelSlug] == "" {
+		l := n.Labels
+		if slug, pid, ok := claimOf(n); ok {
+			// A pool network belongs to the bottle that claimed it; left
+			// alone, it is an orphan of that claim's process.
+			l = map[string]string{backend.LabelSlug: slug, backend.LabelOwner: strconv.Itoa(pid)}
+		}
+		if l[backend.LabelSlug] == "" {
 			continue
 		}
-		in := get(n.Labels)
+		in := get(l)
 		in.Resources = append(in.Resources, "network "+n.Name)
 	}
 	out := make([]backend.Instance, 0, len(bySlug))

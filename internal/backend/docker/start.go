@@ -37,8 +37,7 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if progress == nil {
 		progress = io.Discard
 	}
-	cli, err := d.client(ctx)
-	if err != nil {
+	if _, err := d.client(ctx); err != nil {
 		return err
 	}
 	defer func() {
@@ -55,109 +54,51 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	phase := func(name string) {
 		d.log.Debug("start phase", "slug", spec.Slug, "phase", name, "ms", time.Since(t0).Milliseconds())
 	}
-	sidecarTag, err := d.sidecarImage(ctx, progress)
-	if err != nil {
-		return err
-	}
-	agentTag, err := d.agentImage(ctx, spec.Image, progress)
-	if err != nil {
-		return err
-	}
-	phase("images")
-	runtime, err := d.runtime(ctx)
-	if err != nil {
-		return err
-	}
-	// The two networks are independent: create them side by side.
-	var bottleNet, egressNet string
-	var bottleErr, egressErr error
+	// The images, the runtime and the networks are independent.
+	var sidecarTag, agentTag, runtime string
+	var n nets
+	var sidecarErr, agentErr, runtimeErr, netErr error
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		bottleNet, bottleErr = d.createNetwork(ctx, bottleNetName(spec.Slug), true, labels(spec, backend.RoleNetwork))
-	})
-	wg.Go(func() {
-		if egressNet = d.cfg.EgressNetwork; egressNet == "" {
-			egressNet, egressErr = d.createNetwork(ctx, egressNetName(spec.Slug), false, labels(spec, backend.RoleNetwork))
-		} else if _, err := cli.NetworkInspect(ctx, egressNet, client.NetworkInspectOptions{}); err != nil {
-			egressErr = fmt.Errorf("egress network %q (BOT_BOTTLE_DOCKER_EGRESS_NETWORK): %w", egressNet, err)
-		}
-	})
+	wg.Go(func() { sidecarTag, sidecarErr = d.sidecarImage(ctx, progress) })
+	wg.Go(func() { agentTag, agentErr = d.agentImage(ctx, spec.Image, progress) })
+	wg.Go(func() { runtime, runtimeErr = d.runtime(ctx) })
+	wg.Go(func() { n, netErr = d.networks(ctx, spec) })
 	wg.Wait()
-	if err := errors.Join(bottleErr, egressErr); err != nil {
+	if err := errors.Join(sidecarErr, agentErr, runtimeErr, netErr); err != nil {
 		return err
 	}
-	phase("networks")
-	sidecarIP, err := d.startSidecar(ctx, spec, sidecarTag, runtime, bottleNet, egressNet)
-	if err != nil {
+	phase("images and networks")
+	// The agent's DNS server and proxy are the sidecar's address, known
+	// before either container runs: both are created side by side.
+	var sidecarID, agentID string
+	wg.Go(func() { sidecarID, sidecarErr = d.createSidecar(ctx, spec, sidecarTag, runtime, n) })
+	wg.Go(func() { agentID, agentErr = d.createAgent(ctx, spec, agentTag, runtime, n) })
+	wg.Wait()
+	if err := errors.Join(sidecarErr, agentErr); err != nil {
+		return err
+	}
+	phase("containers")
+	if err := d.startSidecar(ctx, spec, sidecarID, n); err != nil {
 		return err
 	}
 	phase("sidecar")
-	err = d.startAgent(ctx, spec, agentTag, runtime, bottleNet, sidecarIP)
+	if err := d.startAgent(ctx, spec, agentID); err != nil {
+		return err
+	}
 	phase("agent")
-	return err
+	d.pool(spec).refill(d.poolKinds())
+	return nil
 }
 
-// createNetwork creates a labelled bridge network and returns its ID. The
-// bottle network is internal and its bridge holds no address, so that the
-// agent has no route off it and cannot reach the host through a gateway.
-func (d *Driver) createNetwork(ctx context.Context, name string, internal bool, l map[string]string) (string, error) {
+// createSidecar creates the sidecar on both networks. Its state folder
+// (sidecarVar) comes with its image.
+func (d *Driver) createSidecar(ctx context.Context, spec *backend.Spec, tag, runtime string, n nets) (string, error) {
 	cli, err := d.client(ctx)
 	if err != nil {
 		return "", err
-	}
-	// The client does not ask the daemon to refuse duplicate names.
-	found, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", name)})
-	if err != nil {
-		return "", fmt.Errorf("listing networks: %w", err)
-	}
-	for _, n := range found.Items {
-		if n.Name == name {
-			return "", fmt.Errorf("network %s already exists; run 'bot-bottle cleanup'", name)
-		}
-	}
-	opts := client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: l}
-	if internal {
-		opts.Options = map[string]string{
-			"com.docker.network.bridge.inhibit_ipv4":         "true",
-			"com.docker.network.bridge.enable_ip_masquerade": "false",
-		}
-	}
-	res, err := cli.NetworkCreate(ctx, name, opts)
-	if err != nil {
-		return "", fmt.Errorf("creating network %s: %w", name, err)
-	}
-	return res.ID, nil
-}
-
-// startSidecar creates and starts the sidecar, hands it its launch
-// document on its standard input, waits until it serves, and returns its
-// address on the bottle network. Nothing of the document touches the
-// container's filesystem, its configuration or its log: the secrets live
-// in the sidecar's memory alone.
-func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runtime, bottleNet, egressNet string) (string, error) {
-	cli, err := d.client(ctx)
-	if err != nil {
-		return "", err
-	}
-	doc, err := contract.FromSpec(spec, contract.Runtime{
-		Listen:  ":" + strconv.Itoa(backend.PortEgress),
-		DNS:     ":" + strconv.Itoa(backend.PortDNS),
-		Audit:   sidecarAudit,
-		GitDir:  sidecarVar + "/git",
-		Control: sidecarControl,
-	})
-	if err != nil {
-		return "", err
-	}
-	docBytes, err := doc.Marshal()
-	if err != nil {
-		return "", err
-	}
-	files := []entry{
-		{Name: sidecarVar, Mode: 0o700, UID: sidecarUID, GID: sidecarUID, Dir: true},
 	}
 	hc := &container.HostConfig{
-		NetworkMode: container.NetworkMode(bottleNet),
+		NetworkMode: container.NetworkMode(n.bottle),
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges"},
 		Runtime:     runtime,
@@ -179,34 +120,63 @@ func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, tag, runt
 	if err != nil {
 		return "", fmt.Errorf("creating the sidecar: %w", err)
 	}
-	id := created.ID
-	if _, err := cli.NetworkConnect(ctx, egressNet, client.NetworkConnectOptions{Container: id}); err != nil {
+	if _, err := cli.NetworkConnect(ctx, n.egress, client.NetworkConnectOptions{Container: created.ID}); err != nil {
 		return "", fmt.Errorf("connecting the sidecar to the egress network: %w", err)
 	}
-	if err := d.copyIn(ctx, id, files); err != nil {
-		return "", fmt.Errorf("provisioning the sidecar: %w", err)
+	return created.ID, nil
+}
+
+// startSidecar starts the sidecar, hands it its launch document on its
+// standard input, waits until it serves, and checks that it has the
+// address the agent was given. Nothing of the document touches the
+// container's filesystem, its configuration or its log: the secrets live
+// in the sidecar's memory alone.
+func (d *Driver) startSidecar(ctx context.Context, spec *backend.Spec, id string, n nets) error {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return err
+	}
+	doc, err := contract.FromSpec(spec, contract.Runtime{
+		Listen:  ":" + strconv.Itoa(backend.PortEgress),
+		DNS:     ":" + strconv.Itoa(backend.PortDNS),
+		Audit:   sidecarAudit,
+		GitDir:  sidecarVar + "/git",
+		Control: sidecarControl,
+	})
+	if err != nil {
+		return err
+	}
+	docBytes, err := doc.Marshal()
+	if err != nil {
+		return err
 	}
 	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true})
 	if err != nil {
-		return "", fmt.Errorf("attaching to the sidecar: %w", err)
+		return fmt.Errorf("attaching to the sidecar: %w", err)
 	}
 	defer att.Close()
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		return "", fmt.Errorf("starting the sidecar: %w", err)
+		return fmt.Errorf("starting the sidecar: %w", err)
 	}
 	if err := d.handOver(ctx, id, att.HijackedResponse, docBytes); err != nil {
-		return "", err
+		return err
 	}
 	insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return "", fmt.Errorf("inspecting the sidecar: %w", err)
+		return fmt.Errorf("inspecting the sidecar: %w", err)
 	}
 	for _, ep := range insp.Container.NetworkSettings.Networks {
-		if ep.NetworkID == bottleNet && ep.IPAddress.IsValid() {
-			return ep.IPAddress.String(), nil
+		if ep.NetworkID != n.bottle {
+			continue
 		}
+		if ep.IPAddress != n.sidecarIP {
+			// Something else took the first address: the agent's proxy
+			// and DNS server would not be its sidecar.
+			return fmt.Errorf("the sidecar got address %s on the bottle network, not %s; run 'bot-bottle cleanup' and start again", ep.IPAddress, n.sidecarIP)
+		}
+		return nil
 	}
-	return "", fmt.Errorf("the sidecar has no address on the bottle network")
+	return fmt.Errorf("the sidecar has no address on the bottle network")
 }
 
 // handOver writes the launch document to the sidecar's attached stdin,
@@ -250,24 +220,21 @@ func (d *Driver) logTail(ctx context.Context, id string, n int) string {
 	return b.String()
 }
 
-// startAgent creates, provisions and starts the agent runtime.
-func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtime, bottleNet, sidecarIP string) error {
+// createAgent creates and provisions the agent runtime, pointed at the
+// sidecar's address to come.
+func (d *Driver) createAgent(ctx context.Context, spec *backend.Spec, tag, runtime string, n nets) (string, error) {
 	cli, err := d.client(ctx)
 	if err != nil {
-		return err
-	}
-	dns, err := netip.ParseAddr(sidecarIP)
-	if err != nil {
-		return fmt.Errorf("sidecar address %q: %w", sidecarIP, err)
+		return "", err
 	}
 	noSetID, err := agentSeccomp()
 	if err != nil {
-		return err
+		return "", err
 	}
-	env := contract.AgentEnv(spec, contract.Agent{Proxy: sidecarProxyURL(sidecarIP), CAFile: backend.AgentCAFile})
+	env := contract.AgentEnv(spec, contract.Agent{Proxy: sidecarProxyURL(n.sidecarIP.String()), CAFile: backend.AgentCAFile})
 	hc := &container.HostConfig{
-		NetworkMode: container.NetworkMode(bottleNet),
-		DNS:         []netip.Addr{dns},
+		NetworkMode: container.NetworkMode(n.bottle),
+		DNS:         []netip.Addr{n.sidecarIP},
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges", noSetID},
 		Runtime:     runtime,
@@ -283,7 +250,7 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 	}
 	if spec.Workspace.Mode == "mount" {
 		if hc.Mounts, err = workspaceMounts(spec.Workspace); err != nil {
-			return err
+			return "", err
 		}
 	}
 	workdir := spec.Workspace.Path
@@ -310,18 +277,18 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 		NetworkingConfig: &network.NetworkingConfig{},
 	})
 	if err != nil {
-		return fmt.Errorf("creating the agent container: %w", err)
+		return "", fmt.Errorf("creating the agent container: %w", err)
 	}
 	files, err := d.agentFiles(spec)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := d.copyIn(ctx, created.ID, files, spec.User.Home, spec.Workspace.Path); err != nil {
-		return fmt.Errorf("provisioning the agent container: %w", err)
+		return "", fmt.Errorf("provisioning the agent container: %w", err)
 	}
 	if spec.Workspace.Mode == "copy" {
 		if err := d.copyWorkspace(ctx, created.ID, spec); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if spec.TTY && !spec.Detached {
@@ -329,7 +296,7 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 		// first screen (a prompt, a TUI's first frame) is lost.
 		att, err := cli.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 		if err != nil {
-			return fmt.Errorf("attaching to the agent container: %w", err)
+			return "", fmt.Errorf("attaching to the agent container: %w", err)
 		}
 		d.mu.Lock()
 		if d.early == nil {
@@ -338,7 +305,16 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 		d.early[spec.Slug] = att.HijackedResponse
 		d.mu.Unlock()
 	}
-	if _, err := cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+	return created.ID, nil
+}
+
+// startAgent starts the agent runtime's command.
+func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, id string) error {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		d.takeEarly(spec.Slug)
 		return fmt.Errorf("starting the agent container: %w", err)
 	}
