@@ -68,17 +68,19 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 		return err
 	}
 	phase("images and networks")
-	// The agent's DNS server and proxy are the sidecar's address, known
-	// before either container runs: both are created side by side.
-	var sidecarID, agentID string
-	wg.Go(func() { sidecarID, sidecarErr = d.createSidecar(ctx, spec, sidecarTag, runtime, n) })
-	wg.Go(func() { agentID, agentErr = d.createAgent(ctx, spec, agentTag, runtime, n) })
-	wg.Wait()
-	if err := errors.Join(sidecarErr, agentErr); err != nil {
+	// The sidecar goes first: the agent's DNS server and proxy are its
+	// address, and the agent's command must find it serving. That address
+	// is known before it runs, so the agent is created and provisioned
+	// while the sidecar starts.
+	sidecarID, err := d.createSidecar(ctx, spec, sidecarTag, runtime, n)
+	if err != nil {
 		return err
 	}
-	phase("containers")
-	if err := d.startSidecar(ctx, spec, sidecarID, n); err != nil {
+	var agentID string
+	wg.Go(func() { agentID, agentErr = d.createAgent(ctx, spec, agentTag, runtime, n) })
+	sidecarErr = d.startSidecar(ctx, spec, sidecarID, n)
+	wg.Wait()
+	if err := errors.Join(sidecarErr, agentErr); err != nil {
 		return err
 	}
 	phase("sidecar")
