@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,6 +36,12 @@ func TestEscapeSuite(t *testing.T) {
 	inet := fakeInternet(t, cli)
 	d := New(Config{SidecarBinary: backendtest.StaticBinary(t), EgressNetwork: inet.network})
 	t.Cleanup(func() { _ = d.Close() })
+	// The suite's bottles live in one home, whose pool is full before
+	// the first: the bottles under attack are on pool networks.
+	state := poolState(t, cli)
+	if err := (&pool{d: d, owner: state}).fill(ctx, d.poolKinds()); err != nil {
+		t.Fatal(err)
+	}
 
 	host := backendtest.ForbiddenService(t, "0.0.0.0:0")
 	_, port, _ := net.SplitHostPort(host)
@@ -44,7 +52,7 @@ func TestEscapeSuite(t *testing.T) {
 		}
 	}
 	h := &escape.Harness{
-		Backend: d,
+		Backend: inHome{d, state},
 		Internet: escape.Internet{
 			Upstream:     inet.upstream,
 			Control:      "http://" + net.JoinHostPort(inet.upstream, "8081"),
@@ -56,7 +64,11 @@ func TestEscapeSuite(t *testing.T) {
 		Probe:    backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"),
 		Resolver: true,
 		Addrs: func(t *testing.T, slug string) escape.Addrs {
-			return bottleAddrs(t, cli, slug)
+			a, pooled := bottleAddrs(t, cli, slug)
+			if !pooled {
+				t.Errorf("bottle %s is not on a pool network; the suite does not attack the pool", slug)
+			}
+			return a
 		},
 		KillSidecar: func(t *testing.T, slug string) {
 			if _, err := cli.ContainerKill(ctx, sidecarName(slug), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
@@ -67,8 +79,28 @@ func TestEscapeSuite(t *testing.T) {
 	escape.Run(t, h)
 }
 
-// bottleAddrs reads a bottle's addresses on its own network.
-func bottleAddrs(t *testing.T, cli *client.Client, slug string) escape.Addrs {
+// inHome starts bottles as launch lays them out: a state folder in a
+// home's, here a link to the one the suite made.
+type inHome struct {
+	*Driver
+	state string
+}
+
+func (b inHome) Start(ctx context.Context, spec *backend.Spec, progress io.Writer) error {
+	link := filepath.Join(b.state, spec.Slug)
+	if err := os.MkdirAll(b.state, 0o700); err != nil {
+		return err
+	}
+	if err := os.Symlink(spec.StateDir, link); err != nil {
+		return err
+	}
+	spec.StateDir = link
+	return b.Driver.Start(ctx, spec, progress)
+}
+
+// bottleAddrs reads a bottle's addresses on its own network, and whether
+// that network came from the pool.
+func bottleAddrs(t *testing.T, cli *client.Client, slug string) (escape.Addrs, bool) {
 	t.Helper()
 	ctx := context.Background()
 	// The agent is on its bottle network alone; a pool network's name
@@ -102,7 +134,7 @@ func bottleAddrs(t *testing.T, cli *client.Client, slug string) escape.Addrs {
 			}
 		}
 	}
-	return a
+	return a, nw.Network.Labels[labelPool] != ""
 }
 
 type internet struct {

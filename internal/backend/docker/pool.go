@@ -23,8 +23,9 @@ import (
 )
 
 // A home keeps a small pool of networks created ahead, so that a start
-// need not wait for two network creations. A pool network is handed to
-// exactly one bottle, which claims it with a file in the pool folder
+// need not wait for two network creations. A pool network is labelled
+// with the home's state folder, which owns it; it is handed to exactly
+// one bottle, which claims it with a file in the home's pool folder
 // (created exclusively, so two starts never get the same one), and is
 // deleted with that bottle: no network ever serves two bottles. Pool
 // networks carry no slug label; the claim file names their bottle for
@@ -44,7 +45,11 @@ const (
 
 	// poolSize is how many idle networks of each kind a home keeps.
 	poolSize = 1
-	// poolDirName is the pool's folder in the home's state folder.
+	// stateDirName is the home's state folder, where launch puts the
+	// bottles' (HOME/state/SLUG): only such bottles have a pool.
+	stateDirName = "state"
+	// poolDirName is the pool's folder beside it, HOME/.docker-pool:
+	// the state folder holds the bottles' folders alone.
 	poolDirName = ".docker-pool"
 )
 
@@ -54,12 +59,20 @@ type pool struct {
 	owner string
 }
 
-// pool returns the pool of the home whose state folder holds spec's.
+// pool returns the pool of the home whose state folder holds spec's; a
+// spec whose state folder is not in a home's has none.
 func (d *Driver) pool(spec *backend.Spec) *pool {
-	return &pool{d: d, owner: filepath.Dir(spec.StateDir)}
+	owner := filepath.Dir(spec.StateDir)
+	if !filepath.IsAbs(spec.StateDir) || filepath.Base(owner) != stateDirName {
+		return &pool{d: d}
+	}
+	return &pool{d: d, owner: owner}
 }
 
-func (p *pool) dir() string { return filepath.Join(p.owner, poolDirName) }
+func (p *pool) dir() string { return poolDir(p.owner) }
+
+// poolDir is the pool folder of the home whose state folder is owner.
+func poolDir(owner string) string { return filepath.Join(filepath.Dir(owner), poolDirName) }
 
 // take claims one idle network of each kind for slug; the kinds it finds
 // none of are missing from the result. It never fails: a start without a
@@ -67,7 +80,7 @@ func (p *pool) dir() string { return filepath.Join(p.owner, poolDirName) }
 func (p *pool) take(ctx context.Context, slug string, kinds []string) map[string]network.Network {
 	got := map[string]network.Network{}
 	cli, err := p.d.client(ctx)
-	if err != nil {
+	if err != nil || p.owner == "" {
 		return got
 	}
 	found, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", labelPool+"="+p.owner)})
@@ -120,7 +133,7 @@ func claimOf(n network.Summary) (slug string, pid int, ok bool) {
 	if owner == "" {
 		return "", 0, false
 	}
-	data, err := os.ReadFile(filepath.Join(owner, poolDirName, n.ID))
+	data, err := os.ReadFile(filepath.Join(poolDir(owner), n.ID))
 	if err != nil {
 		return "", 0, false
 	}
@@ -135,7 +148,7 @@ func claimOf(n network.Summary) (slug string, pid int, ok bool) {
 // releaseClaim forgets the claim on a pool network that is gone.
 func releaseClaim(n network.Summary) {
 	if owner := n.Labels[labelPool]; owner != "" {
-		_ = os.Remove(filepath.Join(owner, poolDirName, n.ID))
+		_ = os.Remove(filepath.Join(poolDir(owner), n.ID))
 	}
 }
 
@@ -143,6 +156,9 @@ func releaseClaim(n network.Summary) {
 // Only one process refills a pool at a time. It also removes the pools of
 // homes of this host whose state folder is gone.
 func (p *pool) refill(kinds []string) {
+	if p.owner == "" {
+		return
+	}
 	p.d.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -50,7 +50,7 @@ func TestFirstAddr(t *testing.T) {
 }
 
 func TestClaimIsExclusive(t *testing.T) {
-	p := &pool{owner: t.TempDir()}
+	p := &pool{owner: filepath.Join(t.TempDir(), stateDirName)}
 	if err := os.MkdirAll(p.dir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +78,14 @@ func TestClaimIsExclusive(t *testing.T) {
 	}
 }
 
-// poolHome is a home's state folder for a test, whose pool networks go
+// poolState is the state folder of a home for a test, whose pool networks go
 // with the test.
-func poolHome(t *testing.T, cli *client.Client) string {
+func poolState(t *testing.T, cli *client.Client) string {
 	t.Helper()
-	home := filepath.Join(t.TempDir(), "state")
+	stateDir := filepath.Join(t.TempDir(), stateDirName)
 	t.Cleanup(func() {
 		ctx := context.Background()
-		ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", labelPool+"="+home)})
+		ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", labelPool+"="+stateDir)})
 		if err != nil {
 			return
 		}
@@ -93,13 +93,13 @@ func poolHome(t *testing.T, cli *client.Client) string {
 			_, _ = cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
 		}
 	})
-	return home
+	return stateDir
 }
 
-func poolSpec(t *testing.T, home, slug string) *backend.Spec {
+func poolSpec(t *testing.T, stateDir, slug string) *backend.Spec {
 	t.Helper()
 	spec := testSpec(t, slug, "sleep", "infinity")
-	spec.StateDir = filepath.Join(home, slug)
+	spec.StateDir = filepath.Join(stateDir, slug)
 	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +122,9 @@ func bottleNetworks(t *testing.T, cli *client.Client, slug string) map[string]bo
 	return ids
 }
 
-func idlePool(t *testing.T, cli *client.Client, home string) map[string]string {
+func idlePool(t *testing.T, cli *client.Client, stateDir string) map[string]string {
 	t.Helper()
-	ns, err := cli.NetworkList(context.Background(), client.NetworkListOptions{Filters: make(client.Filters).Add("label", labelPool+"="+home)})
+	ns, err := cli.NetworkList(context.Background(), client.NetworkListOptions{Filters: make(client.Filters).Add("label", labelPool+"="+stateDir)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,12 +147,12 @@ func TestPoolNetworkServesOneBottle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := poolHome(t, cli)
+	stateDir := poolState(t, cli)
 	base := fmt.Sprintf("pool-%d", time.Now().UnixNano()%1_000_000)
 	start := func(slug string) error {
 		t.Cleanup(func() { _ = d.Stop(context.Background(), slug) })
 		var progress bytes.Buffer
-		if err := d.Start(ctx, poolSpec(t, home, slug), &progress); err != nil {
+		if err := d.Start(ctx, poolSpec(t, stateDir, slug), &progress); err != nil {
 			return fmt.Errorf("start %s: %w\n%s", slug, err, progress.String())
 		}
 		return nil
@@ -162,7 +162,7 @@ func TestPoolNetworkServesOneBottle(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.bg.Wait()
-	pooled := idlePool(t, cli, home)
+	pooled := idlePool(t, cli, stateDir)
 	if kinds := strings.Join(sortedKeys(invert(pooled)), ","); kinds != "bottle,egress" {
 		t.Fatalf("pool after the first start: %v", pooled)
 	}
@@ -202,12 +202,12 @@ func TestPoolNetworkServesOneBottle(t *testing.T) {
 		if _, err := cli.NetworkInspect(ctx, id, client.NetworkInspectOptions{}); !isNotFound(err) {
 			t.Errorf("network %s outlived its bottle: %v", id, err)
 		}
-		if _, err := os.Stat(filepath.Join(home, poolDirName, id)); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(poolDir(stateDir), id)); !os.IsNotExist(err) {
 			t.Errorf("the claim on %s outlived its network: %v", id, err)
 		}
 	}
 	d.bg.Wait()
-	if got := len(idlePool(t, cli, home)); got != 2 {
+	if got := len(idlePool(t, cli, stateDir)); got != 2 {
 		t.Errorf("%d idle networks after the refill, want 2", got)
 	}
 }
@@ -230,7 +230,7 @@ func TestLeftPoolNetworks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := poolHome(t, cli)
+	stateDir := poolState(t, cli)
 	host, _ := os.Hostname()
 	mk := func(owner string) network.Network {
 		t.Helper()
@@ -244,11 +244,11 @@ func TestLeftPoolNetworks(t *testing.T) {
 		t.Cleanup(func() { _, _ = cli.NetworkRemove(context.Background(), nw.ID, client.NetworkRemoveOptions{}) })
 		return nw
 	}
-	p := &pool{d: d, owner: home}
+	p := &pool{d: d, owner: stateDir}
 	if err := os.MkdirAll(p.dir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	leaked := mk(home)
+	leaked := mk(stateDir)
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func TestLeftPoolNetworks(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(p.dir(), leaked.ID), fmt.Appendf(nil, "%s %d\n", slug, dead.Process.Pid), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gone := mk(filepath.Join(t.TempDir(), "removed-home", "state"))
+	gone := mk(filepath.Join(t.TempDir(), "removed-home", stateDirName))
 
 	list, err := d.List(ctx)
 	if err != nil {
@@ -285,7 +285,7 @@ func TestLeftPoolNetworks(t *testing.T) {
 	if _, err := cli.NetworkInspect(ctx, gone.ID, client.NetworkInspectOptions{}); !isNotFound(err) {
 		t.Errorf("the pool network of a removed home is still there: %v", err)
 	}
-	if got := idlePool(t, cli, home); len(got) != 1 {
+	if got := idlePool(t, cli, stateDir); len(got) != 1 {
 		t.Errorf("idle pool after a refill: %v", got)
 	}
 }

@@ -68,6 +68,12 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 		return err
 	}
 	phase("images and networks")
+	if spec.Detached {
+		// This process ends with Start: the pool is refilled while the
+		// containers start.
+		d.pool(spec).refill(d.poolKinds())
+		defer d.bg.Wait()
+	}
 	// The sidecar goes first: the agent's DNS server and proxy are its
 	// address, and the agent's command must find it serving. That address
 	// is known before it runs, so the agent is created and provisioned
@@ -88,7 +94,9 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 		return err
 	}
 	phase("agent")
-	d.pool(spec).refill(d.poolKinds())
+	if !spec.Detached {
+		d.pool(spec).refill(d.poolKinds())
+	}
 	return nil
 }
 
