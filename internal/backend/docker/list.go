@@ -14,6 +14,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
@@ -49,31 +50,23 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 		errs = append(errs, err)
 		mu.Unlock()
 	}
-	// The containers are killed first, side by side: an agent that
-	// outlives its sidecar for a moment has no way out at all. A stopped
-	// container holds no endpoint, so the networks then go while the
-	// containers are removed.
-	var wg sync.WaitGroup
+	// Both containers are killed at once: an agent that outlives its
+	// sidecar for a moment has no way out at all. Meanwhile each network
+	// drops the running containers' endpoints itself and goes, rather than
+	// wait for the kills to release them one after the other; then the
+	// containers go.
+	running := func(c container.Summary) bool {
+		return c.State == "running" || c.State == "paused" || c.State == "restarting"
+	}
+	var killed, wg sync.WaitGroup
 	for _, c := range cs.Items {
-		if c.State != "running" && c.State != "paused" && c.State != "restarting" {
+		if !running(c) {
 			continue
 		}
-		wg.Go(func() {
+		killed.Go(func() {
 			_, err := cli.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "KILL"})
 			if err != nil && !isNotFound(err) && !cerrdefs.IsConflict(err) {
 				fail(fmt.Errorf("stopping container %s: %w", strings.Join(c.Names, ","), err))
-			}
-		})
-	}
-	wg.Wait()
-	for _, c := range cs.Items {
-		wg.Go(func() {
-			if c.Labels[backend.LabelRole] == backend.RoleSidecar {
-				d.saveAudit(ctx, c.ID, c.Labels[backend.LabelStateDir])
-			}
-			_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-			if err != nil && !isNotFound(err) {
-				fail(fmt.Errorf("removing container %s: %w", strings.Join(c.Names, ","), err))
 			}
 		})
 	}
@@ -83,11 +76,35 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 			continue
 		}
 		wg.Go(func() {
-			if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			for _, c := range cs.Items {
+				if running(c) {
+					// Not connected, or already released by the kill.
+					_, _ = cli.NetworkDisconnect(ctx, n.ID, client.NetworkDisconnectOptions{Container: c.ID, Force: true})
+				}
+			}
+			_, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+			if err != nil && !isNotFound(err) {
+				// An endpoint a kill was releasing as we came.
+				killed.Wait()
+				_, err = cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+			}
+			if err != nil && !isNotFound(err) {
 				fail(fmt.Errorf("removing network %s: %w", n.Name, err))
 				return
 			}
 			releaseClaim(n)
+		})
+	}
+	killed.Wait()
+	for _, c := range cs.Items {
+		wg.Go(func() {
+			if c.Labels[backend.LabelRole] == backend.RoleSidecar {
+				d.saveAudit(ctx, c.ID, c.Labels[backend.LabelStateDir])
+			}
+			_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+			if err != nil && !isNotFound(err) {
+				fail(fmt.Errorf("removing container %s: %w", strings.Join(c.Names, ","), err))
+			}
 		})
 	}
 	wg.Wait()
