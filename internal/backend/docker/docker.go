@@ -8,7 +8,9 @@
 // server and its proxy are the sidecar. The sidecar is the bot-bottle binary
 // in an image built locally from that binary alone, on the internal network
 // and on an egress network (one per bottle, or an existing one named by
-// BOT_BOTTLE_DOCKER_EGRESS_NETWORK).
+// BOT_BOTTLE_DOCKER_EGRESS_NETWORK). A bottle's networks come from a
+// small pool of its home's, created ahead; each serves one bottle and goes
+// with it (pool.go).
 //
 // Docker 20.10 (API 1.41) is the oldest daemon supported: containers are
 // created on one network and connected to the second before start, network
