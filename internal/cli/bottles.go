@@ -143,7 +143,7 @@ func newResumeCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if in, ok := findInstance(cmd.Context(), be, slug); ok && in.State == "running" {
+			if in, ok := findInstance(cmd.Context(), be, slug); ok && in.State == backend.StateRunning {
 				return commandStatus(attach(cmd.Context(), env, be, slug, env.IO.IsTerminal()))
 			}
 			if cwd, _ := env.Getwd(); cwd != rec.Cwd {
@@ -198,7 +198,7 @@ func orphaned(in backend.Instance) bool {
 	if in.OwnerPID > 0 {
 		return !proc.Alive(in.OwnerPID)
 	}
-	return in.State != "running"
+	return in.State != backend.StateRunning
 }
 
 func newListActiveCmd(env *Env) *cobra.Command {

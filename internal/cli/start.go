@@ -291,15 +291,15 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	}
 	ws := spec.Workspace
 	switch ws.Mode {
-	case manifest.WorkspaceNone:
+	case backend.WorkspaceNone:
 		row("workspace", "none")
 	default:
 		row("workspace", fmt.Sprintf("%s %s -> %s", ws.Mode, ws.HostPath, ws.Path))
 	}
 	switch {
-	case ws.Mode == manifest.WorkspaceCopy:
+	case ws.Mode == backend.WorkspaceCopy:
 		row("protected", "nothing needed: a copied workspace never returns to the host")
-	case ws.Mode != manifest.WorkspaceMount:
+	case ws.Mode != backend.WorkspaceMount:
 	case l.Protection == nil:
 		row("protected", "off (workspace.protect: false): the agent can write .git/config and hooks that git on this host runs")
 	default:

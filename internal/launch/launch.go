@@ -152,18 +152,18 @@ func Prepare(o Options) (*Launch, error) {
 	}
 	dir := StateDir(o.Home, slug)
 	ws := backend.Workspace{
-		Mode:     b.Workspace.Mode.Or(manifest.DefaultWorkspaceMode),
+		Mode:     backend.WorkspaceMode(b.Workspace.Mode.Or(manifest.DefaultWorkspaceMode)),
 		Path:     b.Workspace.Path.Or(manifest.DefaultWorkspacePath),
 		HostPath: o.Cwd,
 	}
 	named := namedPaths(b, o.LookupEnv)
 	var prot *Protection
-	if ws.Mode != manifest.WorkspaceNone {
+	if ws.Mode != backend.WorkspaceNone {
 		if err := checkWorkspace(o.Cwd, guards(o, hidden(named, keyFiles))); err != nil {
 			return nil, err
 		}
 	}
-	if ws.Mode == manifest.WorkspaceMount && b.Workspace.Protect.Or(manifest.DefaultWorkspaceProtect) {
+	if ws.Mode == backend.WorkspaceMount && b.Workspace.Protect.Or(manifest.DefaultWorkspaceProtect) {
 		if prot, err = ProtectWorkspace(o.Cwd); err != nil {
 			return nil, err
 		}

@@ -145,11 +145,11 @@ func (d *Driver) List(ctx context.Context) ([]backend.Instance, error) {
 	for _, in := range bySlug {
 		switch running[in.Slug] {
 		case 2:
-			in.State = "running"
+			in.State = backend.StateRunning
 		case 0:
-			in.State = "stopped"
+			in.State = backend.StateStopped
 		default:
-			in.State = "partial"
+			in.State = backend.StatePartial
 		}
 		sort.Strings(in.Resources)
 		out = append(out, *in)

@@ -281,7 +281,7 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 	if spec.Resources.Pids > 0 {
 		hc.PidsLimit = &spec.Resources.Pids
 	}
-	if spec.Workspace.Mode == "mount" {
+	if spec.Workspace.Mode == backend.WorkspaceMount {
 		if hc.Mounts, err = workspaceMounts(spec.Workspace); err != nil {
 			return err
 		}
@@ -319,7 +319,7 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, tag, runtim
 	if err := d.copyIn(ctx, created.ID, files, spec.User.Home, spec.Workspace.Path); err != nil {
 		return fmt.Errorf("provisioning the agent container: %w", err)
 	}
-	if spec.Workspace.Mode == "copy" {
+	if spec.Workspace.Mode == backend.WorkspaceCopy {
 		if err := d.copyWorkspace(ctx, created.ID, spec); err != nil {
 			return err
 		}

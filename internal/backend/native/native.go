@@ -235,10 +235,10 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 				continue
 			}
 			pid := ownerPID(dir)
-			state := "stopped"
+			state := backend.StateStopped
 			if proc.Alive(pid) {
 				// Another bot-bottle, or the bottle's supervisor, runs it.
-				state = "running"
+				state = backend.StateRunning
 			}
 			in := backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: pid, Resources: []string{"folder " + dir}}
 			if g, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
@@ -258,10 +258,10 @@ func (d *Driver) List(context.Context) ([]backend.Instance, error) {
 		}
 	}
 	for slug, b := range d.bottles {
-		state := "running"
+		state := backend.StateRunning
 		select {
 		case <-b.done:
-			state = "stopped"
+			state = backend.StateStopped
 		default:
 		}
 		out = append(out, backend.Instance{Slug: slug, Backend: Name, Agent: b.agent, Bottles: b.bottles, Created: b.created, State: state, OwnerPID: os.Getpid(), Resources: []string{"folder " + b.dir}})

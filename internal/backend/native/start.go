@@ -208,7 +208,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 	cfg := inside.Config{
 		Root:              filepath.Join(dir, "root"),
 		Hostname:          spec.Slug,
-		WorkspaceMode:     spec.Workspace.Mode,
+		WorkspaceMode:     string(spec.Workspace.Mode),
 		WorkspaceHost:     spec.Workspace.HostPath,
 		WorkspacePath:     spec.Workspace.Path,
 		WorkspacePinned:   spec.Workspace.Pinned,
@@ -220,7 +220,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		OuterGID:          ids.outerGID,
 		// A root operator's agent is not root: it reaches the workspace
 		// through an idmapped mount (see workspaceTree).
-		WorkspaceTree: rootOperator() && spec.Workspace.Mode == "mount" && spec.Workspace.Path != "",
+		WorkspaceTree: rootOperator() && spec.Workspace.Mode == backend.WorkspaceMount && spec.Workspace.Path != "",
 		CA:            ca,
 		SidecarDir:    sockDir,
 		Control:       control,

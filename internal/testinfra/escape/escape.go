@@ -127,7 +127,7 @@ func (h *Harness) Spec(t *testing.T, slug string) *backend.Spec {
 		Image:        h.Image,
 		User:         h.User,
 		Files:        []backend.File{{Path: h.probePath(), Mode: 0o755, Data: probe, Root: true}},
-		Workspace:    backend.Workspace{Mode: "none", Path: "/workspace"},
+		Workspace:    backend.Workspace{Mode: backend.WorkspaceNone, Path: "/workspace"},
 		Command:      []string{"sleep", "infinity"},
 		OwnerPID:     os.Getpid(),
 	}
