@@ -118,6 +118,12 @@ type Spec struct {
 	AuditFile string
 	// Secrets maps a policy slot to its value; only the sidecar gets them.
 	Secrets map[string]secret.Value
+	// RetireEnv are the host variables that retiring the bottle reads
+	// (the forge tokens that revoke its deploy keys), for a backend whose
+	// own process retires a detached bottle that ends on its own (the
+	// native keeper). They go to that process only, never into the bottle,
+	// and are never written to disk.
+	RetireEnv []EnvVar
 	// ControlToken authenticates the host on the sidecar's control
 	// channel; only the sidecar gets it, never the agent.
 	ControlToken secret.Value
