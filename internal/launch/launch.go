@@ -2,6 +2,10 @@
 // the slug, compiles the policy, reads the secrets from the host, creates
 // the bottle's CA and asks the provider for the image and the files. It
 // keeps the bottle's state folder, $BOT_BOTTLE_HOME/state/<slug>/.
+//
+// It never starts, stops or lists a bottle (internal/lifecycle does),
+// and never writes a secret to the state folder but the control token,
+// which no backend hands to a bottle.
 package launch
 
 import (

@@ -1,7 +1,8 @@
 // Package escape is the shared escape suite: from inside a real bottle it
 // tries every way out, while fake upstreams on a hermetic "internet"
 // record every hit they get. Every backend runs it with its own Harness; a
-// test fails on any forbidden hit.
+// test fails on any forbidden hit. Its fake internet never reaches past
+// loopback or the test's own networks, and product code never imports it.
 package escape
 
 import (
