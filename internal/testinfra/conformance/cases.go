@@ -34,6 +34,7 @@ const (
 	CaseDialUnknown          = "DialControlUnknown"
 	CaseControlHealth        = "ControlHealth"
 	CaseDetachedListsOwner   = "DetachedListsOwner"
+	CaseDetachedElsewhere    = "DetachedStoppedElsewhere"
 )
 
 var cases = []struct {
@@ -57,6 +58,7 @@ var cases = []struct {
 	{CaseDialUnknown, dialUnknown},
 	{CaseControlHealth, controlHealth},
 	{CaseDetachedListsOwner, detachedListsOwner},
+	{CaseDetachedElsewhere, detachedElsewhere},
 }
 
 func stopUnknown(t *testing.T, s *suite) {
@@ -301,6 +303,22 @@ func detachedListsOwner(t *testing.T, s *suite) {
 		t.Fatalf("List() has %+v, want Detached and OwnerPID %d (the starter)", in, os.Getpid())
 	}
 	s.stop(t, s.b, slug)
+}
+
+// detachedElsewhere lists and stops a detached bottle from another
+// backend of the same state root, as a later bot-bottle process would.
+func detachedElsewhere(t *testing.T, s *suite) {
+	slug := s.slug()
+	spec := s.spec(t, slug)
+	spec.Detached = true
+	s.start(t, s.b, spec)
+	other := s.h.New(t, s.root)
+	in := s.requireState(t, other, slug, backend.StateRunning)
+	if !in.Detached || in.OwnerPID != os.Getpid() {
+		t.Fatalf("another backend's List() has %+v, want Detached and OwnerPID %d (the starter)", in, os.Getpid())
+	}
+	s.stop(t, other, slug)
+	s.requireGone(t, s.b, slug)
 }
 
 // exec runs cmd in slug and returns its output (both streams) and status.
