@@ -42,7 +42,12 @@ type Config struct {
 	EgressNetwork string
 	// NoGVisor turns off the use of runsc even where it is registered.
 	NoGVisor bool
-	Log      *slog.Logger
+	// StateRoot is $BOT_BOTTLE_HOME/state. List and Stop see only the
+	// bottles whose state folder (backend.LabelStateDir) is below it, so
+	// that cleanup never touches another home's; empty means every
+	// bottle of the daemon.
+	StateRoot string
+	Log       *slog.Logger
 }
 
 // Driver is the Docker backend.
@@ -58,6 +63,10 @@ type Driver struct {
 	// start, so that Attach misses none of the first output.
 	mu    sync.Mutex
 	early map[string]client.HijackedResponse
+
+	// startMu guards starting: the slugs this driver is starting.
+	startMu  sync.Mutex
+	starting map[string]bool
 }
 
 var _ backend.Backend = (*Driver)(nil)

@@ -47,6 +47,9 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 	}
 	var wg sync.WaitGroup
 	for _, c := range cs.Items {
+		if !d.inRoot(c.Labels) {
+			continue
+		}
 		wg.Go(func() {
 			if c.Labels[backend.LabelRole] == backend.RoleSidecar {
 				d.saveAudit(ctx, c.ID, c.Labels[backend.LabelStateDir])
@@ -63,6 +66,9 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 		return errors.Join(append(errs, fmt.Errorf("listing the networks of %s: %w", slug, err))...)
 	}
 	for _, n := range ns.Items {
+		if !d.inRoot(n.Labels) {
+			continue
+		}
 		wg.Go(func() {
 			if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
 				fail(fmt.Errorf("removing network %s: %w", n.Name, err))
@@ -116,13 +122,14 @@ func (d *Driver) List(ctx context.Context) ([]backend.Instance, error) {
 				in.Bottles = strings.Split(b, ",")
 			}
 			in.OwnerPID, _ = strconv.Atoi(l[backend.LabelOwner])
+			in.Detached = l[labelDetached] == "1"
 			bySlug[slug] = in
 		}
 		return in
 	}
 	running := map[string]int{}
 	for _, c := range cs.Items {
-		if c.Labels[backend.LabelSlug] == "" {
+		if c.Labels[backend.LabelSlug] == "" || !d.inRoot(c.Labels) {
 			continue
 		}
 		in := get(c.Labels)
@@ -135,7 +142,7 @@ func (d *Driver) List(ctx context.Context) ([]backend.Instance, error) {
 		}
 	}
 	for _, n := range ns.Items {
-		if n.Labels[backend.LabelSlug] == "" {
+		if n.Labels[backend.LabelSlug] == "" || !d.inRoot(n.Labels) {
 			continue
 		}
 		in := get(n.Labels)

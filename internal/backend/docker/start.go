@@ -41,6 +41,11 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if err != nil {
 		return err
 	}
+	release, err := d.claim(ctx, spec.Slug)
+	if err != nil {
+		return err
+	}
+	defer release()
 	defer func() {
 		if err != nil {
 			// A failed start leaves nothing behind, even when ctx ended.
