@@ -153,12 +153,23 @@ func (m *Manager) Resume(ctx context.Context, slug, cwd string) (Resumption, err
 		return Resumption{}, err
 	}
 	r := Resumption{Record: rec, Backend: be}
-	if b, ok, _ := m.Find(ctx, be, slug); ok && b.State == backend.StateRunning {
+	b, found, err := m.Find(ctx, be, slug)
+	if err != nil {
+		return r, err
+	}
+	if found && b.State == backend.StateRunning {
 		r.Running = true
 		return r, nil
 	}
 	if cwd != rec.Cwd {
 		return r, fmt.Errorf("%w: bottle %s worked in %s; run resume from there", ErrElsewhere, slug, rec.Cwd)
+	}
+	if found {
+		// What the bottle left (its command ended, or it died) would
+		// refuse the new start: remove it as stop would.
+		if err := m.Remove(ctx, be, slug); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

@@ -101,6 +101,7 @@ func newDocker(c Config) (backend.Backend, error) {
 		EgressNetwork: c.env("BOT_BOTTLE_DOCKER_EGRESS_NETWORK"),
 		// For development: a static build when this binary is not one.
 		SidecarBinary: c.env("BOT_BOTTLE_SIDECAR_BINARY"),
+		StateRoot:     c.StateRoot(),
 		Log:           c.Log,
 	}), nil
 }
