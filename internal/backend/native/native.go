@@ -4,6 +4,10 @@
 // namespaces (rootless where unprivileged user namespaces are allowed),
 // the sidecar as a supervised host process it reaches through a Unix
 // socket. See internal/backend/native/inside for what runs in the bottle.
+//
+// It never gives a bottle a network route, a host file it was not handed,
+// or the operator's environment (the sidecar and the keeper start with an
+// empty one).
 package native
 
 import (
