@@ -89,6 +89,9 @@ type Harness struct {
 	// HostRoot says the bottle sees the host's own folders (/var, /etc,
 	// ...) read-only, as a native one does.
 	HostRoot bool
+	// GitHost is an address of this machine where the suite runs its
+	// git server: the sidecar reaches it, the bottle must not.
+	GitHost string
 }
 
 func (h *Harness) probePath() string {
