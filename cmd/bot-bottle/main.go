@@ -1,5 +1,6 @@
 // Command bot-bottle runs coding agents in bottles: sandboxes whose only way
-// out is a policy-enforcing sidecar.
+// out is a policy-enforcing sidecar. main is thin: it never does more
+// than close inherited descriptors, catch signals and call internal/cli.
 package main
 
 import (

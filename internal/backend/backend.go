@@ -118,6 +118,12 @@ type Spec struct {
 	AuditFile string
 	// Secrets maps a policy slot to its value; only the sidecar gets them.
 	Secrets map[string]secret.Value
+	// RetireEnv are the host variables that retiring the bottle reads
+	// (the forge tokens that revoke its deploy keys), for a backend whose
+	// own process retires a detached bottle that ends on its own (the
+	// native keeper). They go to that process only, never into the bottle,
+	// and are never written to disk.
+	RetireEnv []EnvVar
 	// ControlToken authenticates the host on the sidecar's control
 	// channel; only the sidecar gets it, never the agent.
 	ControlToken secret.Value
@@ -204,10 +210,22 @@ type File struct {
 	Root bool
 }
 
+// WorkspaceMode is how the working tree enters the runtime.
+type WorkspaceMode string
+
+// Workspace modes; the manifest's workspace.mode names the same ones.
+const (
+	// WorkspaceMount shows the host's tree in the runtime, read-write.
+	WorkspaceMount WorkspaceMode = "mount"
+	// WorkspaceCopy copies the tree in; nothing returns to the host.
+	WorkspaceCopy WorkspaceMode = "copy"
+	// WorkspaceNone gives the runtime an empty folder.
+	WorkspaceNone WorkspaceMode = "none"
+)
+
 // Workspace is how the working tree enters the runtime.
 type Workspace struct {
-	// Mode is "mount", "copy" or "none".
-	Mode string
+	Mode WorkspaceMode
 	// HostPath is the working tree on the host.
 	HostPath string
 	// Path is where it appears in the runtime.
@@ -241,19 +259,35 @@ type Exec struct {
 	Root bool
 }
 
+// State is what is left of a bottle.
+type State string
+
+// States of a bottle as List reports them.
+const (
+	// StateRunning: every part exists and runs.
+	StateRunning State = "running"
+	// StatePartial: some parts are missing or stopped (a start under way,
+	// a crash, a half-removed bottle).
+	StatePartial State = "partial"
+	// StateStopped: parts exist and none runs.
+	StateStopped State = "stopped"
+)
+
 // Instance is a bottle as the backend sees it.
 type Instance struct {
 	Slug    string
 	Backend string
 	Agent   string
 	Bottles []string
-	// State is "running", "partial" (some parts missing or stopped), or
-	// "stopped".
-	State   string
+	State   State
 	Created time.Time
-	// OwnerPID is the pid of the bot-bottle process that started it, or 0
-	// for a detached bottle.
+	// OwnerPID is the pid of the bot-bottle process that owns it: the one
+	// that started it, or for a detached bottle the one starting it (a
+	// detached bottle outlives its starter; while the starter lives, a
+	// partial detached bottle is one still starting, not an orphan).
 	OwnerPID int
+	// Detached reports a bottle started with start --detach.
+	Detached bool
 	// Resources names what the backend holds for it (containers, networks).
 	Resources []string
 }

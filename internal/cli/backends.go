@@ -4,32 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
 )
-
-// backendNames lists the backends this platform registers, in preference
-// order: docker, then the platform's own (backends_linux.go, _other.go).
-var backendNames = append([]string{docker.Name}, platformBackendNames...)
 
 // newBackend returns the backend named name.
 func (e *Env) newBackend(name string) (backend.Backend, error) {
-	if be := e.platformBackend(name); be != nil {
-		return be, nil
+	m, err := e.lifecycle()
+	if err != nil {
+		return nil, err
 	}
-	switch name {
-	case docker.Name:
-		egressNet, _ := e.LookupEnv("BOT_BOTTLE_DOCKER_EGRESS_NETWORK")
-		// For development: a static build when this binary is not one.
-		bin, _ := e.LookupEnv("BOT_BOTTLE_SIDECAR_BINARY")
-		return docker.New(docker.Config{EgressNetwork: egressNet, SidecarBinary: bin, Log: e.Log}), nil
+	be, err := m.Backend(name)
+	if err != nil {
+		return nil, flagErrorf("%v", err)
 	}
-	return nil, flagErrorf("unknown backend %q; known: %s", name, strings.Join(backendNames, ", "))
+	return be, nil
 }
 
 // pickBackend chooses the backend: --backend, then BOT_BOTTLE_BACKEND,
@@ -43,7 +35,8 @@ func (e *Env) pickBackend(ctx context.Context, flag string) (backend.Backend, ba
 	if name == "" {
 		// Every backend but the last gets a short probe; the last one's
 		// own error says what to do when none is usable.
-		for _, n := range backendNames[:len(backendNames)-1] {
+		names := e.registry().Names()
+		for _, n := range names[:len(names)-1] {
 			b, err := e.newBackend(n)
 			if err != nil {
 				return nil, backend.Features{}, err
@@ -56,7 +49,7 @@ func (e *Env) pickBackend(ctx context.Context, flag string) (backend.Backend, ba
 			}
 			e.Log.Debug("backend is not usable; trying the next", "backend", n, "err", err)
 		}
-		name = backendNames[len(backendNames)-1]
+		name = names[len(names)-1]
 	}
 	b, err := e.newBackend(name)
 	if err != nil {
@@ -83,7 +76,7 @@ func newBackendsCmd(env *Env) *cobra.Command {
 				Features backend.Features `json:"features"`
 			}
 			var rows []row
-			for _, name := range backendNames {
+			for _, name := range env.registry().Names() {
 				b, err := env.newBackend(name)
 				if err != nil {
 					return err

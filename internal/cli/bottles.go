@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,29 +13,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/launch"
-	"github.com/bot-bottle/bot-bottle/internal/proc"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 )
 
 // The commands that act on running bottles by slug.
 
 // backendFor returns the backend that runs slug, from its record.
 func (e *Env) backendFor(slug string) (backend.Backend, error) {
-	home, err := e.Home()
+	m, err := e.lifecycle()
 	if err != nil {
 		return nil, err
 	}
-	name := ""
-	if rec, err := launch.ReadRecord(home, slug); err == nil {
-		name = rec.Backend
+	be, err := m.BackendOf(slug)
+	if err != nil {
+		return nil, flagErrorf("%v", err)
 	}
-	if name == "" {
-		name, _ = e.LookupEnv("BOT_BOTTLE_BACKEND")
-	}
-	if name == "" {
-		name = backendNames[0]
-	}
-	return e.newBackend(name)
+	return be, nil
 }
 
 func slugCmd(use, short string, run func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error, env *Env) *cobra.Command {
@@ -90,14 +83,11 @@ func newStopCmd(env *Env) *cobra.Command {
 		if len(rest) > 0 {
 			return flagErrorf("stop takes one slug")
 		}
-		if err := be.Stop(ctx, slug); err != nil {
-			return err
-		}
-		home, err := env.Home()
+		m, err := env.lifecycle()
 		if err != nil {
 			return err
 		}
-		if err := retire(ctx, env, home, slug); err != nil {
+		if err := m.Remove(ctx, be, slug); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.IO.ErrOut, "bottle %s removed\n", slug)
@@ -131,24 +121,22 @@ func newResumeCmd(env *Env) *cobra.Command {
 		Args:  exactArgs(1, "name the bottle to resume: bot-bottle resume SLUG"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			slug := args[0]
-			home, err := env.Home()
+			m, err := env.lifecycle()
 			if err != nil {
 				return err
 			}
-			rec, err := launch.ReadRecord(home, slug)
+			cwd, err := env.Getwd()
 			if err != nil {
 				return err
 			}
-			be, err := env.newBackend(rec.Backend)
+			r, err := m.Resume(cmd.Context(), slug, cwd)
 			if err != nil {
 				return err
 			}
-			if in, ok := findInstance(cmd.Context(), be, slug); ok && in.State == "running" {
-				return commandStatus(attach(cmd.Context(), env, be, slug, env.IO.IsTerminal()))
+			if r.Running {
+				return commandStatus(attach(cmd.Context(), env, r.Backend, slug, env.IO.IsTerminal()))
 			}
-			if cwd, _ := env.Getwd(); cwd != rec.Cwd {
-				return fmt.Errorf("bottle %s worked in %s; run resume from there", slug, rec.Cwd)
-			}
+			rec := r.Record
 			opts.Agent, opts.Bottles, opts.Backend, opts.Command, opts.slug = rec.Agent, rec.Bottles, rec.Backend, rec.Command, slug
 			return runStart(cmd.Context(), opts)
 		},
@@ -158,49 +146,6 @@ func newResumeCmd(env *Env) *cobra.Command {
 	return cmd
 }
 
-func findInstance(ctx context.Context, be backend.Backend, slug string) (backend.Instance, bool) {
-	list, err := be.List(ctx)
-	if err != nil {
-		return backend.Instance{}, false
-	}
-	for _, in := range list {
-		if in.Slug == slug {
-			return in, true
-		}
-	}
-	return backend.Instance{}, false
-}
-
-// activeBottles lists the bottles of every usable backend.
-func (e *Env) activeBottles(ctx context.Context) ([]backend.Instance, []error) {
-	var all []backend.Instance
-	var errs []error
-	for _, name := range backendNames {
-		be, err := e.newBackend(name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		list, err := be.List(ctx)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			continue
-		}
-		all = append(all, list...)
-	}
-	return all, errs
-}
-
-// orphaned reports whether a bottle has lost its owner: the bot-bottle
-// process that started it is gone, or, for a detached bottle, parts of it
-// are. A bottle whose owner lives is never an orphan, even half-started.
-func orphaned(in backend.Instance) bool {
-	if in.OwnerPID > 0 {
-		return !proc.Alive(in.OwnerPID)
-	}
-	return in.State != "running"
-}
-
 func newListActiveCmd(env *Env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -208,29 +153,28 @@ func newListActiveCmd(env *Env) *cobra.Command {
 		Short: "List the bottles that exist on every backend",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list, errs := env.activeBottles(cmd.Context())
+			m, err := env.lifecycle()
+			if err != nil {
+				return err
+			}
+			list, errs := m.Active(cmd.Context())
 			ios := env.IO
 			for _, err := range errs {
 				fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", err)
 			}
 			if asJSON {
-				type row struct {
-					backend.Instance
-					Orphan bool `json:"orphan"`
-				}
-				rows := []row{}
-				for _, in := range list {
-					rows = append(rows, row{in, orphaned(in)})
+				if list == nil {
+					list = []lifecycle.Bottle{}
 				}
 				enc := json.NewEncoder(ios.Out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return enc.Encode(list)
 			}
 			tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SLUG\tAGENT\tBOTTLES\tBACKEND\tSTATE\tAGE")
 			for _, in := range list {
-				state := in.State
-				if orphaned(in) {
+				state := string(in.State)
+				if in.Orphan {
 					state += " (orphan)"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Slug, in.Agent, strings.Join(in.Bottles, "+"), in.Backend, state, time.Since(in.Created).Round(time.Second))
@@ -257,27 +201,20 @@ func newCleanupCmd(env *Env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			ios := env.IO
-			list, errs := env.activeBottles(ctx)
-			var plan []backend.Instance
-			for _, in := range list {
-				if orphaned(in) {
-					plan = append(plan, in)
-				}
-			}
-			home, err := env.Home()
+			m, err := env.lifecycle()
 			if err != nil {
 				return err
 			}
-			keys := leftKeys(home, list)
-			if len(plan) == 0 && len(keys) == 0 {
+			plan, errs := m.PlanCleanup(ctx)
+			if plan.Empty() {
 				fmt.Fprintln(ios.ErrOut, "nothing to clean up")
 				return errors.Join(errs...)
 			}
 			fmt.Fprintln(ios.ErrOut, "will remove:")
-			for _, in := range plan {
-				fmt.Fprintf(ios.ErrOut, "  %s (%s, %s): %s\n", in.Slug, in.Backend, in.State, strings.Join(in.Resources, ", "))
+			for _, b := range plan.Orphans {
+				fmt.Fprintf(ios.ErrOut, "  %s (%s, %s): %s\n", b.Slug, b.Backend, b.State, strings.Join(b.Resources, ", "))
 			}
-			for _, rec := range keys {
+			for _, rec := range plan.Keys {
 				for _, k := range rec.DeployKeys {
 					fmt.Fprintf(ios.ErrOut, "  %s: deploy key %d of %s/%s at %s (repository %s)\n", rec.Slug, k.ID, k.Owner, k.Name, k.API, k.Repo)
 				}
@@ -290,42 +227,10 @@ func newCleanupCmd(env *Env) *cobra.Command {
 					return err
 				}
 			}
-			for _, rec := range keys {
-				if err := launch.RevokeDeployKeys(ctx, home, rec.Slug, env.LookupEnv); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", rec.Slug, err))
-					continue
-				}
-				fmt.Fprintf(ios.ErrOut, "revoked the deploy keys of %s\n", rec.Slug)
-			}
-			for _, in := range plan {
-				be, err := env.newBackend(in.Backend)
-				if err == nil {
-					err = be.Stop(ctx, in.Slug)
-				}
-				if err == nil {
-					err = retire(ctx, env, home, in.Slug)
-				}
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", in.Slug, err))
-					continue
-				}
-				fmt.Fprintf(ios.ErrOut, "removed %s\n", in.Slug)
-			}
-			return errors.Join(errs...)
+			err = m.Cleanup(ctx, plan, func(s string) { fmt.Fprintln(ios.ErrOut, s) })
+			return errors.Join(append(errs, err)...)
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking")
 	return cmd
-}
-
-// leftKeys returns the records of removed bottles that still hold deploy
-// keys: a revoke that failed, or a CLI that died before it could revoke.
-func leftKeys(home string, active []backend.Instance) []launch.Record {
-	var out []launch.Record
-	for _, rec := range launch.RecordsWithDeployKeys(home) {
-		if !slices.ContainsFunc(active, func(in backend.Instance) bool { return in.Slug == rec.Slug && !orphaned(in) }) {
-			out = append(out, rec)
-		}
-	}
-	return out
 }

@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend/registry"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 )
 
 // Env is what a command may use of the world around it: streams, the
@@ -19,6 +22,9 @@ type Env struct {
 	Getwd       func() (string, error)
 	UserHomeDir func() (string, error)
 	Log         *slog.Logger
+	// Backends are the backends commands may use; nil means the
+	// platform's (registry.Platform). Tests register a fake.
+	Backends *registry.Registry
 }
 
 // SystemEnv returns the process's environment, with JSON logs on stderr at
@@ -79,4 +85,21 @@ func (e *Env) Home() (string, error) {
 		return "", fmt.Errorf("finding your home directory: %w; set BOT_BOTTLE_HOME to the folder that holds your bottles and agents", err)
 	}
 	return filepath.Join(uh, ".bot-bottle"), nil
+}
+
+// registry returns the backends commands may use.
+func (e *Env) registry() *registry.Registry {
+	if e.Backends == nil {
+		e.Backends = registry.Platform()
+	}
+	return e.Backends
+}
+
+// lifecycle returns the manager of the bottles of this home.
+func (e *Env) lifecycle() (*lifecycle.Manager, error) {
+	home, err := e.Home()
+	if err != nil {
+		return nil, err
+	}
+	return &lifecycle.Manager{Home: home, Backends: e.registry(), LookupEnv: e.LookupEnv, Log: e.Log, Notices: e.IO.ErrOut}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bot-bottle/bot-bottle/internal/launch"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
@@ -448,6 +449,31 @@ git-gate:
 		}
 		if created, deleted = gitea.calls(); !slices.Equal(created, deleted) {
 			t.Fatalf("after stop: created %v, deleted %v", created, deleted)
+		}
+	})
+
+	t.Run("revoked by the keeper when a detached bottle ends on its own", func(t *testing.T) {
+		// No CLI is left when the command ends: the keeper retires the
+		// bottle, and its key must not stay on the forge until someone
+		// runs cleanup.
+		out, err := w.cmd("start", "forger", "--yes", "--detach", "--", "sleep", "2").Output()
+		slug := strings.TrimSpace(string(out))
+		created, deleted := gitea.calls()
+		if err != nil || len(created) != len(deleted)+1 {
+			t.Fatalf("%v, created %v, deleted %v: %q", err, created, deleted, out)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, deleted = gitea.calls(); slices.Equal(created, deleted) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("bottle %s ended and its key was not revoked: created %v, deleted %v", slug, created, deleted)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if rec, err := launch.ReadRecord(w.home, slug); err != nil || len(rec.DeployKeys) != 0 {
+			t.Fatalf("record after the keeper retired it: %+v, %v", rec, err)
 		}
 	})
 

@@ -3,13 +3,15 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native"
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
-	"github.com/bot-bottle/bot-bottle/internal/launch"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 )
 
 // The roles the binary plays inside a native bottle. The backend starts
@@ -65,15 +67,26 @@ func newBottleSuperviseCmd(env *Env) *cobra.Command {
 		Args:   exactArgs(1, "the bottle's folder is missing"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// DIR is $BOT_BOTTLE_HOME/state/SLUG/native: the supervisor
-			// retires the bottle's state as the owner of a foreground
-			// bottle does, without reading the environment for it.
+			// retires the bottle as the owner of a foreground bottle
+			// does, with the variables the plan hands it (its own
+			// environment is scrubbed).
 			dir := filepath.Clean(args[0])
 			state := filepath.Dir(dir)
 			home, slug := filepath.Dir(filepath.Dir(state)), filepath.Base(state)
 			code := native.Supervise(cmd.Context(), native.SuperviseConfig{
-				Dir:    dir,
-				Retire: func() error { return launch.Retire(home, slug) },
-				Log:    env.Log,
+				Dir: dir,
+				Retire: func(ctx context.Context, renv []backend.EnvVar) error {
+					vars := make(map[string]string, len(renv))
+					for _, v := range renv {
+						vars[v.Name] = v.Value.Reveal()
+					}
+					m := &lifecycle.Manager{
+						Home: home, Backends: env.registry(), Log: env.Log,
+						LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+					}
+					return m.Retire(ctx, slug)
+				},
+				Log: env.Log,
 			})
 			return commandStatus(code, nil)
 		},

@@ -2,6 +2,10 @@
 // options struct, a constructor taking the Env and an optional run function
 // for tests, and a run function. All output goes through Env.IO, and every
 // error is reported once, by Main. Only cmd/bot-bottle imports this package.
+//
+// It never runs a bottle itself: commands parse flags and call
+// internal/lifecycle, and they never print a secret, even one the
+// operator typed.
 package cli
 
 import (

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -69,7 +68,7 @@ Environment:
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.Bottles, "bottle", nil, "bottle to run in instead of the agent's (repeatable; merged in order)")
-	f.StringVar(&opts.Backend, "backend", "", "backend to run on: "+strings.Join(backendNames, ", "))
+	f.StringVar(&opts.Backend, "backend", "", "backend to run on: "+strings.Join(env.registry().Names(), ", "))
 	f.BoolVarP(&opts.Yes, "yes", "y", false, "start without asking")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the preflight summary and create nothing")
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "leave the bottle running in the background; see attach and stop")
@@ -153,48 +152,27 @@ func runStart(ctx context.Context, opts *startOptions) error {
 // and tears it down when its command ends or ctx does.
 func runBottle(ctx context.Context, env *Env, be backend.Backend, l *launch.Launch, detach bool) error {
 	ios := env.IO
-	spec := l.Spec
-	home, err := env.Home()
+	slug := l.Spec.Slug
+	m, err := env.lifecycle()
 	if err != nil {
 		return err
 	}
-	if err := l.Write(); err != nil {
-		return err
-	}
-	teardown := func() {
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		if err := be.Stop(tctx, spec.Slug); err != nil {
-			fmt.Fprintf(ios.ErrOut, "bot-bottle: removing bottle %s: %v; run 'bot-bottle cleanup'\n", spec.Slug, err)
-		}
-		if err := retire(tctx, env, home, spec.Slug); err != nil {
-			fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", err)
-		}
-	}
-	if err := l.MintDeployKeys(ctx, env.LookupEnv); err != nil {
-		if rerr := retire(context.WithoutCancel(ctx), env, home, spec.Slug); rerr != nil {
-			fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", rerr)
-		}
-		return err
-	}
-	if err := be.Start(ctx, spec, ios.ErrOut); err != nil {
-		if rerr := retire(context.WithoutCancel(ctx), env, home, spec.Slug); rerr != nil {
-			fmt.Fprintf(ios.ErrOut, "bot-bottle: %v\n", rerr)
-		}
-		return fmt.Errorf("starting bottle %s: %w", spec.Slug, err)
-	}
 	if detach {
-		fmt.Fprintf(ios.ErrOut, "bottle %s is running: 'bot-bottle attach %s' to use it, 'bot-bottle stop %s' to remove it\n", spec.Slug, spec.Slug, spec.Slug)
-		fmt.Fprintln(ios.Out, spec.Slug)
+		if err := m.Start(ctx, be, l, ios.ErrOut); err != nil {
+			return err
+		}
+		fmt.Fprintf(ios.ErrOut, "bottle %s is running: 'bot-bottle attach %s' to use it, 'bot-bottle stop %s' to remove it\n", slug, slug, slug)
+		fmt.Fprintln(ios.Out, slug)
 		return nil
 	}
-	code, err := attach(ctx, env, be, spec.Slug, spec.TTY)
-	teardown()
+	code, err := m.Run(ctx, be, l, ios.ErrOut, func(ctx context.Context) (int, error) {
+		return attach(ctx, env, be, slug, l.Spec.TTY)
+	})
 	if err != nil {
 		return err
 	}
 	if len(l.Record.Command) == 0 {
-		fmt.Fprintf(ios.ErrOut, "bottle %s removed; 'bot-bottle resume %s' starts it again\n", spec.Slug, spec.Slug)
+		fmt.Fprintf(ios.ErrOut, "bottle %s removed; 'bot-bottle resume %s' starts it again\n", slug, slug)
 	}
 	if code != 0 {
 		return SilentError{Code: ExitCode(code)}
@@ -291,15 +269,15 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	}
 	ws := spec.Workspace
 	switch ws.Mode {
-	case manifest.WorkspaceNone:
+	case backend.WorkspaceNone:
 		row("workspace", "none")
 	default:
 		row("workspace", fmt.Sprintf("%s %s -> %s", ws.Mode, ws.HostPath, ws.Path))
 	}
 	switch {
-	case ws.Mode == manifest.WorkspaceCopy:
+	case ws.Mode == backend.WorkspaceCopy:
 		row("protected", "nothing needed: a copied workspace never returns to the host")
-	case ws.Mode != manifest.WorkspaceMount:
+	case ws.Mode != backend.WorkspaceMount:
 	case l.Protection == nil:
 		row("protected", "off (workspace.protect: false): the agent can write .git/config and hooks that git on this host runs")
 	default:
@@ -354,23 +332,6 @@ func (e *Env) promptSecret(name, message string) (string, error) {
 		return v, err
 	}
 	return "", fmt.Errorf("env %s is asked for at start (?), and there is no terminal to ask on", name)
-}
-
-// retire revokes a removed bottle's deploy keys and deletes what must not
-// outlive it from its state folder. A key that could not be revoked is
-// reported and stays for cleanup.
-func retire(ctx context.Context, env *Env, home, slug string) error {
-	kerr := launch.RevokeDeployKeys(ctx, home, slug, env.LookupEnv)
-	if err := launch.Retire(home, slug); err != nil {
-		env.Log.Warn("retiring the state folder", "slug", slug, "err", err)
-	}
-	if rec, err := launch.ReadRecord(home, slug); err == nil && rec.Mounted {
-		fmt.Fprint(env.IO.ErrOut, launch.LeftoverWarning(rec.Cwd))
-	}
-	if kerr != nil {
-		return fmt.Errorf("%w; 'bot-bottle cleanup' tries again", kerr)
-	}
-	return nil
 }
 
 // repoLine sums up what the agent may do with a repository.

@@ -4,6 +4,7 @@
 //
 // Security: the API token and the private key are secret.Values. Neither
 // ever appears in an error, even when the server echoes the token back.
+// It never keeps a key on disk: the private half goes to the sidecar.
 package deploykey
 
 import (

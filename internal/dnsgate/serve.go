@@ -29,17 +29,21 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	if pc == nil && ln == nil {
 		return errors.New("serving dns: no listener")
 	}
+	// One loop's end ends the other: a resolver serving half its
+	// transports must not look healthy to whoever restarts it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	var udpErr, tcpErr error
 	if pc != nil {
 		stop := context.AfterFunc(ctx, func() { _ = pc.Close() })
 		defer stop()
-		wg.Go(func() { udpErr = s.serveUDP(ctx, pc) })
+		wg.Go(func() { udpErr = s.serveUDP(ctx, pc); cancel() })
 	}
 	if ln != nil {
 		stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 		defer stop()
-		wg.Go(func() { tcpErr = s.serveTCP(ctx, ln) })
+		wg.Go(func() { tcpErr = s.serveTCP(ctx, ln); cancel() })
 	}
 	wg.Wait()
 	return errors.Join(udpErr, tcpErr)

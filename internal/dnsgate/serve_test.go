@@ -190,3 +190,29 @@ func TestServeStops(t *testing.T) {
 		t.Errorf("Serve(closed listener) = %v, want %v", err, net.ErrClosed)
 	}
 }
+
+// TestServeEndsWithEitherTransport: when one transport's loop fails, Serve
+// ends the other and returns the failure, so that its supervisor restarts
+// the whole resolver rather than leaving it half up.
+func TestServeEndsWithEitherTransport(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- New(Config{}).Serve(t.Context(), pc, ln) }()
+	time.Sleep(50 * time.Millisecond) // let both loops run
+	_ = ln.Close()                    // the TCP loop fails
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Serve() = %v, want the TCP loop's %v", err, net.ErrClosed)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve kept serving UDP after its TCP loop failed")
+	}
+}

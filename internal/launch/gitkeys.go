@@ -116,6 +116,11 @@ func repoKey(b *manifest.Bottle, name string) manifest.Value[manifest.RepoKey] {
 // revoked stay in the record, for cleanup to try again, and the error
 // names each of them: a key left on a forge must not go unnoticed.
 func RevokeDeployKeys(ctx context.Context, home, slug string, lookup func(string) (string, bool)) error {
+	unlock, err := lockState(home, slug)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rec, err := ReadRecord(home, slug)
 	if err != nil || len(rec.DeployKeys) == 0 {
 		return nil

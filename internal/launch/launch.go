@@ -2,6 +2,10 @@
 // the slug, compiles the policy, reads the secrets from the host, creates
 // the bottle's CA and asks the provider for the image and the files. It
 // keeps the bottle's state folder, $BOT_BOTTLE_HOME/state/<slug>/.
+//
+// It never starts, stops or lists a bottle (internal/lifecycle does),
+// and never writes a secret to the state folder but the control token,
+// which no backend hands to a bottle.
 package launch
 
 import (
@@ -152,18 +156,18 @@ func Prepare(o Options) (*Launch, error) {
 	}
 	dir := StateDir(o.Home, slug)
 	ws := backend.Workspace{
-		Mode:     b.Workspace.Mode.Or(manifest.DefaultWorkspaceMode),
+		Mode:     backend.WorkspaceMode(b.Workspace.Mode.Or(manifest.DefaultWorkspaceMode)),
 		Path:     b.Workspace.Path.Or(manifest.DefaultWorkspacePath),
 		HostPath: o.Cwd,
 	}
 	named := namedPaths(b, o.LookupEnv)
 	var prot *Protection
-	if ws.Mode != manifest.WorkspaceNone {
+	if ws.Mode != backend.WorkspaceNone {
 		if err := checkWorkspace(o.Cwd, guards(o, hidden(named, keyFiles))); err != nil {
 			return nil, err
 		}
 	}
-	if ws.Mode == manifest.WorkspaceMount && b.Workspace.Protect.Or(manifest.DefaultWorkspaceProtect) {
+	if ws.Mode == backend.WorkspaceMount && b.Workspace.Protect.Or(manifest.DefaultWorkspaceProtect) {
 		if prot, err = ProtectWorkspace(o.Cwd); err != nil {
 			return nil, err
 		}

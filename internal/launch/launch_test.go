@@ -202,3 +202,15 @@ func TestNamedPathsAreHidden(t *testing.T) {
 		t.Errorf("namedPaths (-want +got):\n%s", diff)
 	}
 }
+
+// TestWorkspaceModesAgree keeps the manifest's workspace modes and the
+// backend's typed ones the same set: launch converts one into the other.
+func TestWorkspaceModesAgree(t *testing.T) {
+	for _, m := range []string{manifest.WorkspaceMount, manifest.WorkspaceCopy, manifest.WorkspaceNone} {
+		switch backend.WorkspaceMode(m) {
+		case backend.WorkspaceMount, backend.WorkspaceCopy, backend.WorkspaceNone:
+		default:
+			t.Errorf("manifest workspace mode %q has no backend mode", m)
+		}
+	}
+}

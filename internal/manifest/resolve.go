@@ -66,8 +66,15 @@ func (ix *Index) resolve(name string, stack []string, ds *Diagnostics) (*Bottle,
 	start := len(*ds)
 	own, pds := ix.parseBottle(name)
 	*ds = append(*ds, pds...)
-	ok := !pds.HasErrors()
-	stack = append(stack, name)
+	b, ok := ix.fold(own, !pds.HasErrors(), stack, ds)
+	ix.resolved[name] = resolution{b: b, ok: ok, ds: slices.Clone((*ds)[start:])}
+	return b, ok
+}
+
+// fold merges the parents of own, a parsed bottle, into it; ok says own
+// parsed without error.
+func (ix *Index) fold(own *Bottle, ok bool, stack []string, ds *Diagnostics) (*Bottle, bool) {
+	stack = append(stack, own.Name)
 	var acc *Bottle
 	for j, p := range own.Extends {
 		if slices.ContainsFunc(own.Extends[:j], func(q Value[string]) bool { return q.V == p.V }) {
@@ -95,7 +102,6 @@ func (ix *Index) resolve(name string, stack []string, ds *Diagnostics) (*Bottle,
 	}
 	b := merge(acc, own)
 	b.Name, b.File, b.Extends, b.Doc = own.Name, own.File, own.Extends, own.Doc
-	ix.resolved[name] = resolution{b: b, ok: ok, ds: slices.Clone((*ds)[start:])}
 	return b, ok
 }
 

@@ -114,24 +114,25 @@ func (s *controlService) Events(ctx context.Context, tail int, follow bool, fn f
 // Unix socket.
 var ErrControlAddr = errors.New("the control address must be loopback (127.0.0.1:PORT) or unix:PATH")
 
-// serveControl serves the control channel on addr until the returned stop
-// is called. A TCP address must be loopback: inside a Docker sidecar that
-// is its own network namespace, which the agent's is not.
-func serveControl(addr string, token secret.Value, svc control.Service, log *slog.Logger) (func(), error) {
+// controlListener listens on addr for the control channel; the func
+// returned closes its socket. A TCP address must be loopback: inside a
+// Docker sidecar that is its own network namespace, which the agent's is
+// not.
+func controlListener(addr string, token secret.Value, svc control.Service, log *slog.Logger) (service, func(), error) {
 	if token.IsZero() {
-		return nil, errors.New("the control channel needs a token")
+		return service{}, nil, errors.New("the control channel needs a token")
 	}
 	if !strings.HasPrefix(addr, "unix:") {
 		host, _, err := net.SplitHostPort(addr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			return nil, ErrControlAddr
+			return service{}, nil, ErrControlAddr
 		}
 	}
 	ln, err := listen(addr)
 	if err != nil {
-		return nil, fmt.Errorf("control channel: %w", err)
+		return service{}, nil, fmt.Errorf("control channel: %w", err)
 	}
+	held := hold(ln)
 	srv := &http.Server{Handler: control.Handler(token, svc), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	go func() { _ = srv.Serve(ln) }()
-	return func() { _ = srv.Close() }, nil
+	return httpService("control", srv, held, 0), func() { _ = held.Close() }, nil
 }

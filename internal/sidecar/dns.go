@@ -13,19 +13,19 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
-// serveDNS runs the bottle's resolver on addr (UDP and TCP). It answers
-// the hosts of the current policy and nothing else; the policy is read per
-// query, so reloads apply at once. It returns when ctx ends or the
-// listeners fail; errc receives that error.
-func serveDNS(ctx context.Context, addr string, pol *atomic.Pointer[policy.Policy], sink egress.AuditSink, log *slog.Logger) (<-chan error, error) {
+// dnsService listens on addr (UDP and TCP) for the bottle's resolver. It
+// answers the hosts of the current policy and nothing else; the policy is
+// read per query, so reloads apply at once. The func returned closes
+// both sockets.
+func dnsService(addr string, pol *atomic.Pointer[policy.Policy], sink egress.AuditSink, log *slog.Logger) (service, func(), error) {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listening for DNS on udp %s: %w", addr, err)
+		return service{}, nil, fmt.Errorf("listening for DNS on udp %s: %w", addr, err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		_ = pc.Close()
-		return nil, fmt.Errorf("listening for DNS on tcp %s: %w", addr, err)
+		return service{}, nil, fmt.Errorf("listening for DNS on tcp %s: %w", addr, err)
 	}
 	srv := dnsgate.New(dnsgate.Config{
 		Allow: func(name string) bool {
@@ -44,7 +44,9 @@ func serveDNS(ctx context.Context, addr string, pol *atomic.Pointer[policy.Polic
 		},
 		Log: log,
 	})
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ctx, pc, ln) }()
-	return errc, nil
+	hpc, hln := holdPacket(pc), hold(ln)
+	svc := service{name: "dns", serve: func(ctx context.Context) error {
+		return srv.Serve(ctx, hpc.view(), hln.view())
+	}}
+	return svc, func() { _ = hpc.Close(); _ = hln.Close() }, nil
 }

@@ -1,7 +1,8 @@
 // Package sidecar runs a bottle's sidecar services: the egress proxy,
-// the DNS resolver and the git gate (supervise joins them). It holds the
-// compiled policy and the secrets, never a manifest, and it fails closed:
-// if a service stops, Run returns and the bottle loses its only way out.
+// the DNS resolver, the git gate and the control channel, under one
+// supervisor. It holds the compiled policy and the secrets, never a
+// manifest, and it fails closed: a service that keeps stopping ends Run,
+// and the bottle loses its only way out.
 package sidecar
 
 import (
@@ -73,7 +74,8 @@ type Config struct {
 	Log      *slog.Logger
 }
 
-// Run serves until ctx ends or a service fails.
+// Run serves until ctx ends or a service fails for good. A service that
+// stops is restarted on the same socket (see supervisor).
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
 	if log == nil {
@@ -110,8 +112,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	var current atomic.Pointer[policy.Policy]
 	current.Store(pol)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	proxy, err := egress.New(ecfg)
 	if err != nil {
 		return err
@@ -120,23 +120,28 @@ func Run(ctx context.Context, cfg Config) error {
 	// Security: what the DNS and git gates log may carry a secret the
 	// agent sent (a query name, a ref name); their log is redacted too.
 	log = slog.New(egress.RedactingHandler(log.Handler(), proxy.Redact))
-	var dnsErr <-chan error
+	var svcs []service
 	if cfg.DNS != "" {
-		if dnsErr, err = serveDNS(ctx, cfg.DNS, &current, ecfg.Audit, log); err != nil {
+		dns, closeDNS, err := dnsService(cfg.DNS, &current, ecfg.Audit, log)
+		if err != nil {
 			return err
 		}
+		defer closeDNS()
+		svcs = append(svcs, dns)
 	}
 	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return err
 	}
+	egressLn := hold(ln)
+	defer func() { _ = egressLn.Close() }()
 	gate, err := newGitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, log)
 	if err != nil {
-		_ = ln.Close()
 		return fmt.Errorf("starting the git gate: %w", err)
 	}
 	defer gate.Close()
 	srv := &http.Server{Handler: withGitGate(proxy, gate), ReadHeaderTimeout: 30 * time.Second}
+	svcs = append(svcs, httpService("egress", srv, egressLn, 5*time.Second))
 
 	// apply puts a policy in force in every service, or in none: the git
 	// gate is built first and put in force last, so that a policy it
@@ -176,51 +181,38 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}
 	}()
+	sup := newSupervisor(log, ecfg.Audit)
 	if cfg.Admin != "" {
-		admin, err := adminServer(cfg.Admin, reload)
+		admin, closeAdmin, err := adminService(cfg.Admin, reload)
 		if err != nil {
-			_ = ln.Close()
 			return err
 		}
-		defer func() { _ = admin.Close() }()
+		defer closeAdmin()
+		svcs = append(svcs, admin)
 	}
 	if cfg.Control != "" {
-		svc := newControlService(pol.Bottle, secrets, &current, apply, hub)
-		svc.services = func() map[string]string {
+		csvc := newControlService(pol.Bottle, secrets, &current, apply, hub)
+		csvc.services = func() map[string]string {
 			// The gate serves whatever repositories the policy holds,
-			// none included.
-			m := map[string]string{"egress": "up", "gitgate": "up", "dns": "off"}
+			// none included, behind the proxy.
+			st := sup.status()
+			m := map[string]string{"egress": st["egress"], "gitgate": st["egress"], "dns": "off"}
 			if cfg.DNS != "" {
-				m["dns"] = "up"
+				m["dns"] = st["dns"]
 			}
 			return m
 		}
-		stop, err := serveControl(cfg.Control, cfg.ControlToken, svc, log)
+		ctl, closeControl, err := controlListener(cfg.Control, cfg.ControlToken, csvc, log)
 		if err != nil {
-			_ = ln.Close()
 			return err
 		}
-		defer stop()
+		defer closeControl()
+		svcs = append(svcs, ctl)
 	}
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr(), ca, pol)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("egress proxy stopped: %w", err)
-	case err := <-dnsErr:
-		_ = srv.Close()
-		return fmt.Errorf("dns resolver stopped: %w", err)
-	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		return nil
-	}
+	return sup.run(ctx, svcs...)
 }
 
 // listen listens on a TCP address, or on a Unix socket for "unix:PATH"
@@ -282,15 +274,16 @@ func upstreamRoots(extra string, extraPEM []byte) (func() *x509.CertPool, error)
 // ErrAdminAddr reports an admin address that is not loopback.
 var ErrAdminAddr = errors.New("the admin address must be loopback, such as 127.0.0.1:9199")
 
-// adminServer serves the operator API on a loopback address.
-func adminServer(addr string, reload func() error) (*http.Server, error) {
+// adminService serves the operator API on a loopback address. The func
+// returned closes its socket.
+func adminService(addr string, reload func() error) (service, func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return nil, ErrAdminAddr
+		return service{}, nil, ErrAdminAddr
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		return service{}, nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
@@ -300,7 +293,7 @@ func adminServer(addr string, reload func() error) (*http.Server, error) {
 		}
 		_, _ = w.Write([]byte("reloaded\n"))
 	})
+	held := hold(ln)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
+	return httpService("admin", srv, held, 0), func() { _ = held.Close() }, nil
 }

@@ -44,7 +44,12 @@ type Config struct {
 	EgressNetwork string
 	// NoGVisor turns off the use of runsc even where it is registered.
 	NoGVisor bool
-	Log      *slog.Logger
+	// StateRoot is $BOT_BOTTLE_HOME/state. List and Stop see only the
+	// bottles whose state folder (backend.LabelStateDir) is below it, so
+	// that cleanup never touches another home's; empty means every
+	// bottle of the daemon.
+	StateRoot string
+	Log       *slog.Logger
 }
 
 // Driver is the Docker backend.
@@ -69,6 +74,10 @@ type Driver struct {
 
 	// runtimeName is the daemon's answer to runtime, once it gave one.
 	runtimeName *string
+
+	// startMu guards starting: the slugs this driver is starting.
+	startMu  sync.Mutex
+	starting map[string]bool
 }
 
 var _ backend.Backend = (*Driver)(nil)

@@ -63,6 +63,8 @@ func TestEscapeSuite(t *testing.T) {
 		User:     backend.User{Name: "agent", UID: 1000, GID: 1000, Home: "/home/agent"},
 		Probe:    backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"),
 		Resolver: true,
+		// The host side of the sidecar's "internet", as a forge would be.
+		GitHost: inet.gateway,
 		Addrs: func(t *testing.T, slug string) escape.Addrs {
 			a, pooled := bottleAddrs(t, cli, slug)
 			if !pooled {

@@ -34,9 +34,15 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 	if err != nil {
 		return err
 	}
-	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: slugFilter(slug)})
+	found, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: slugFilter(slug)})
 	if err != nil {
 		return fmt.Errorf("listing the containers of %s: %w", slug, err)
+	}
+	var cs []container.Summary
+	for _, c := range found.Items {
+		if d.inRoot(c.Labels) {
+			cs = append(cs, c)
+		}
 	}
 	managed := make(client.Filters).Add("label", backend.LabelManaged+"=1")
 	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: managed})
@@ -59,7 +65,7 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 		return c.State == "running" || c.State == "paused" || c.State == "restarting"
 	}
 	var killed, wg sync.WaitGroup
-	for _, c := range cs.Items {
+	for _, c := range cs {
 		if !running(c) {
 			continue
 		}
@@ -71,12 +77,11 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 		})
 	}
 	for _, n := range ns.Items {
-		claimed, _, _ := claimOf(n)
-		if n.Labels[backend.LabelSlug] != slug && claimed != slug {
+		if l := netLabels(n); l[backend.LabelSlug] != slug || !d.inRoot(l) {
 			continue
 		}
 		wg.Go(func() {
-			for _, c := range cs.Items {
+			for _, c := range cs {
 				if running(c) {
 					// Not connected, or already released by the kill.
 					_, _ = cli.NetworkDisconnect(ctx, n.ID, client.NetworkDisconnectOptions{Container: c.ID, Force: true})
@@ -96,7 +101,7 @@ func (d *Driver) Stop(ctx context.Context, slug string) error {
 		})
 	}
 	killed.Wait()
-	for _, c := range cs.Items {
+	for _, c := range cs {
 		wg.Go(func() {
 			if c.Labels[backend.LabelRole] == backend.RoleSidecar {
 				d.saveAudit(ctx, c.ID, c.Labels[backend.LabelStateDir])
@@ -156,13 +161,14 @@ func (d *Driver) List(ctx context.Context) ([]backend.Instance, error) {
 				in.Bottles = strings.Split(b, ",")
 			}
 			in.OwnerPID, _ = strconv.Atoi(l[backend.LabelOwner])
+			in.Detached = l[labelDetached] == "1"
 			bySlug[slug] = in
 		}
 		return in
 	}
 	running := map[string]int{}
 	for _, c := range cs.Items {
-		if c.Labels[backend.LabelSlug] == "" {
+		if c.Labels[backend.LabelSlug] == "" || !d.inRoot(c.Labels) {
 			continue
 		}
 		in := get(c.Labels)
@@ -175,13 +181,8 @@ func (d *Driver) List(ctx context.Context) ([]backend.Instance, error) {
 		}
 	}
 	for _, n := range ns.Items {
-		l := n.Labels
-		if slug, pid, ok := claimOf(n); ok {
-			// A pool network belongs to the bottle that claimed it; left
-			// alone, it is an orphan of that claim's process.
-			l = map[string]string{backend.LabelSlug: slug, backend.LabelOwner: strconv.Itoa(pid)}
-		}
-		if l[backend.LabelSlug] == "" {
+		l := netLabels(n)
+		if l[backend.LabelSlug] == "" || !d.inRoot(l) {
 			continue
 		}
 		in := get(l)
@@ -191,11 +192,11 @@ func (d *Driver) List(ctx context.Context) ([]backend.Instance, error) {
 	for _, in := range bySlug {
 		switch running[in.Slug] {
 		case 2:
-			in.State = "running"
+			in.State = backend.StateRunning
 		case 0:
-			in.State = "stopped"
+			in.State = backend.StateStopped
 		default:
-			in.State = "partial"
+			in.State = backend.StatePartial
 		}
 		sort.Strings(in.Resources)
 		out = append(out, *in)

@@ -25,8 +25,16 @@ func labels(spec *backend.Spec, role string) map[string]string {
 		backend.LabelBottles:  strings.Join(spec.Bottles, ","),
 		backend.LabelStateDir: spec.StateDir,
 	}
-	if !spec.Detached && spec.OwnerPID > 0 {
+	// A detached bottle's owner is its starter: while it lives, a
+	// partial detached bottle is one still starting.
+	if spec.OwnerPID > 0 {
 		l[backend.LabelOwner] = strconv.Itoa(spec.OwnerPID)
+	}
+	if spec.Detached {
+		l[labelDetached] = "1"
 	}
 	return l
 }
+
+// labelDetached marks the resources of a bottle started detached.
+const labelDetached = "io.bot-bottle.detached"

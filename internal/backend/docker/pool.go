@@ -145,6 +145,21 @@ func claimOf(n network.Summary) (slug string, pid int, ok bool) {
 	return f[0], pid, true
 }
 
+// netLabels are the labels of a network as its bottle's: a claimed pool
+// network carries the claim's slug, its process as the owner (left alone,
+// it is an orphan of that process) and the bottle's state folder.
+func netLabels(n network.Summary) map[string]string {
+	slug, pid, ok := claimOf(n)
+	if !ok {
+		return n.Labels
+	}
+	return map[string]string{
+		backend.LabelSlug:     slug,
+		backend.LabelOwner:    strconv.Itoa(pid),
+		backend.LabelStateDir: filepath.Join(n.Labels[labelPool], slug),
+	}
+}
+
 // releaseClaim forgets the claim on a pool network that is gone.
 func releaseClaim(n network.Summary) {
 	if owner := n.Labels[labelPool]; owner != "" {

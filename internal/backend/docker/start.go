@@ -40,6 +40,11 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, progress io.Writ
 	if _, err := d.client(ctx); err != nil {
 		return err
 	}
+	release, err := d.claim(ctx, spec.Slug)
+	if err != nil {
+		return err
+	}
+	defer release()
 	defer func() {
 		if err != nil {
 			// A failed start leaves nothing behind, even when ctx ended.
@@ -258,7 +263,7 @@ func (d *Driver) createAgent(ctx context.Context, spec *backend.Spec, tag, runti
 	if spec.Resources.Pids > 0 {
 		hc.PidsLimit = &spec.Resources.Pids
 	}
-	if spec.Workspace.Mode == "mount" {
+	if spec.Workspace.Mode == backend.WorkspaceMount {
 		if hc.Mounts, err = workspaceMounts(spec.Workspace); err != nil {
 			return "", err
 		}
@@ -296,7 +301,7 @@ func (d *Driver) createAgent(ctx context.Context, spec *backend.Spec, tag, runti
 	if err := d.copyIn(ctx, created.ID, files, spec.User.Home, spec.Workspace.Path); err != nil {
 		return "", fmt.Errorf("provisioning the agent container: %w", err)
 	}
-	if spec.Workspace.Mode == "copy" {
+	if spec.Workspace.Mode == backend.WorkspaceCopy {
 		if err := d.copyWorkspace(ctx, created.ID, spec); err != nil {
 			return "", err
 		}

@@ -41,10 +41,19 @@ type plan struct {
 	// AllowUnenforcedLimits lets the bottle run without the limits the
 	// host cannot enforce.
 	AllowUnenforcedLimits bool `json:"allow_unenforced_limits,omitempty"`
+	// RetireEnv is the bottle's Spec.RetireEnv, for Retire.
+	RetireEnv []planVar `json:"retire_env,omitempty"`
+}
+
+// planVar is one variable of the plan, its value in the clear: the plan
+// only ever travels over a pipe.
+type planVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // planVersion is the version of plan this binary writes and reads.
-const planVersion = 2
+const planVersion = 3
 
 // readyTimeout bounds the wait for a detached bottle to start: the
 // supervisor's own wait for the sidecar is shorter.
@@ -67,6 +76,9 @@ func (d *Driver) startDetached(ctx context.Context, bin string, spec *backend.Sp
 		return err
 	}
 	p := plan{Version: planVersion, Slug: spec.Slug, Binary: bin, SidecarDoc: doc, InitConfig: cfgPath, TTY: spec.TTY, Limits: limitsOf(spec.Resources), AllowUnenforcedLimits: spec.AllowUnenforcedLimits}
+	for _, v := range spec.RetireEnv {
+		p.RetireEnv = append(p.RetireEnv, planVar{Name: v.Name, Value: v.Value.Reveal()})
+	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err

@@ -52,6 +52,9 @@ func TestEscapeSuite(t *testing.T) {
 		Probe:     backendtest.BuildStatic(t, "./internal/testinfra/escape/probe"),
 		ProbePath: "/home/agent/bin/bb-probe",
 		HostRoot:  true,
+		// The host end of the veth: the sidecar, a host process, reaches
+		// it; the bottle has loopback alone.
+		GitHost: hostSide,
 		Addrs: func(*testing.T, string) escape.Addrs {
 			return escape.Addrs{Sidecar: "127.0.0.1"}
 		},

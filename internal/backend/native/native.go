@@ -4,11 +4,14 @@
 // namespaces (rootless where unprivileged user namespaces are allowed),
 // the sidecar as a supervised host process it reaches through a Unix
 // socket. See internal/backend/native/inside for what runs in the bottle.
+//
+// It never gives a bottle a network route, a host file it was not handed,
+// or the operator's environment (the sidecar and the keeper start with an
+// empty one).
 package native
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,22 +139,14 @@ func hardeningNotes() []string {
 	return notes
 }
 
-// ownerMeta is what list shows of a bottle another process owns.
-type ownerMeta struct {
-	Agent   string    `json:"agent"`
-	Bottles []string  `json:"bottles"`
-	Created time.Time `json:"created"`
-	// Detached bottles are owned by their supervisor, not by a
-	// bot-bottle someone runs.
-	Detached bool `json:"detached,omitempty"`
-}
-
 // bottle is one running native bottle.
 type bottle struct {
 	agent   string
 	bottles []string
 	created time.Time
 	dir     string
+	// owner is the spec's OwnerPID, or this process.
+	owner   int
 	init    *exec.Cmd
 	sidecar *exec.Cmd
 	// tty is the terminal's master side when the command has one;
@@ -186,10 +181,7 @@ func (d *Driver) Stop(_ context.Context, slug string) error {
 		if d.cfg.StateRoot == "" || strings.ContainsAny(slug, "/.") {
 			return nil
 		}
-		dir := filepath.Join(d.cfg.StateRoot, slug, "native")
-		stopOwner(dir)
-		// The owner removes its bottle's group; one that died could not.
-		return errors.Join(removeGroup(dir), os.RemoveAll(dir))
+		return removeFolder(filepath.Join(d.cfg.StateRoot, slug, "native"))
 	}
 	var errs []error
 	for _, c := range []*exec.Cmd{b.init, b.sidecar} {
@@ -218,55 +210,6 @@ func (d *Driver) Stop(_ context.Context, slug string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// List implements backend.Backend: the bottles of this process, and the
-// folders left by bottles whose owner died (their processes died with
-// it).
-func (d *Driver) List(context.Context) ([]backend.Instance, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []backend.Instance
-	if d.cfg.StateRoot != "" {
-		dirs, _ := filepath.Glob(filepath.Join(d.cfg.StateRoot, "*", "native"))
-		for _, dir := range dirs {
-			slug := filepath.Base(filepath.Dir(dir))
-			if d.bottles[slug] != nil {
-				continue
-			}
-			pid := ownerPID(dir)
-			state := "stopped"
-			if proc.Alive(pid) {
-				// Another bot-bottle, or the bottle's supervisor, runs it.
-				state = "running"
-			}
-			in := backend.Instance{Slug: slug, Backend: Name, State: state, OwnerPID: pid, Resources: []string{"folder " + dir}}
-			if g, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
-				in.Resources = append(in.Resources, "cgroup "+string(g))
-			}
-			var meta ownerMeta
-			if data, err := os.ReadFile(filepath.Join(dir, "bottle.json")); err == nil && json.Unmarshal(data, &meta) == nil {
-				in.Agent, in.Bottles, in.Created = meta.Agent, meta.Bottles, meta.Created
-				if meta.Detached {
-					// No one owns a detached bottle: it is an orphan
-					// once its supervisor is gone, which state says.
-					in.OwnerPID = 0
-					in.Resources = append(in.Resources, fmt.Sprintf("supervisor %d", pid))
-				}
-			}
-			out = append(out, in)
-		}
-	}
-	for slug, b := range d.bottles {
-		state := "running"
-		select {
-		case <-b.done:
-			state = "stopped"
-		default:
-		}
-		out = append(out, backend.Instance{Slug: slug, Backend: Name, Agent: b.agent, Bottles: b.bottles, Created: b.created, State: state, OwnerPID: os.Getpid(), Resources: []string{"folder " + b.dir}})
-	}
-	return out, nil
 }
 
 // Logs implements backend.Backend. The sidecar's log is kept in the

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,32 +46,27 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (er
 	if err := fds.CloseOnExec(fds.First); err != nil {
 		return err
 	}
-	dir := filepath.Join(spec.StateDir, "native")
-	if err := os.MkdirAll(filepath.Join(dir, "root"), 0o700); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		return err
-	}
-	meta, err := json.Marshal(ownerMeta{Agent: spec.Agent, Bottles: spec.Bottles, Created: time.Now().UTC(), Detached: spec.Detached})
+	dir, err := d.claim(spec)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bottle.json"), meta, 0o600); err != nil {
 		return err
 	}
 	if spec.Detached {
 		defer func() {
 			if err != nil {
-				_ = d.Stop(context.WithoutCancel(ctx), spec.Slug)
+				_ = removeFolder(dir)
 			}
 		}()
 		return d.startDetached(ctx, bin, spec, dir)
 	}
-	b := &bottle{agent: spec.Agent, bottles: spec.Bottles, created: time.Now(), dir: dir, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
+	owner := spec.OwnerPID
+	if owner <= 0 {
+		owner = os.Getpid()
+	}
+	b := &bottle{agent: spec.Agent, bottles: spec.Bottles, created: time.Now(), dir: dir, owner: owner, done: make(chan struct{}), control: filepath.Join(dir, "control.sock")}
 	d.mu.Lock()
 	if _, ok := d.bottles[spec.Slug]; ok {
 		d.mu.Unlock()
+		_ = os.RemoveAll(dir)
 		return fmt.Errorf("bottle %s is already running; stop it first", spec.Slug)
 	}
 	d.bottles[spec.Slug] = b
@@ -208,7 +202,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 	cfg := inside.Config{
 		Root:              filepath.Join(dir, "root"),
 		Hostname:          spec.Slug,
-		WorkspaceMode:     spec.Workspace.Mode,
+		WorkspaceMode:     string(spec.Workspace.Mode),
 		WorkspaceHost:     spec.Workspace.HostPath,
 		WorkspacePath:     spec.Workspace.Path,
 		WorkspacePinned:   spec.Workspace.Pinned,
@@ -220,7 +214,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		OuterGID:          ids.outerGID,
 		// A root operator's agent is not root: it reaches the workspace
 		// through an idmapped mount (see workspaceTree).
-		WorkspaceTree: rootOperator() && spec.Workspace.Mode == "mount" && spec.Workspace.Path != "",
+		WorkspaceTree: rootOperator() && spec.Workspace.Mode == backend.WorkspaceMount && spec.Workspace.Path != "",
 		CA:            ca,
 		SidecarDir:    sockDir,
 		Control:       control,

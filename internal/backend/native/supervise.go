@@ -18,17 +18,21 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/sandbox/fds"
+	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
 // SuperviseConfig configures Supervise.
 type SuperviseConfig struct {
 	// Dir is the bottle's native folder ($BOT_BOTTLE_HOME/state/SLUG/native).
 	Dir string
-	// Retire, when set, removes what must not outlive the bottle from
-	// its state folder (the CA key, the policy). It runs at teardown,
-	// before attached clients learn the command's status.
-	Retire func() error
+	// Retire, when set, retires the bottle (revokes its deploy keys,
+	// removes what must not outlive it from its state folder). It runs at
+	// teardown, before attached clients learn the command's status, and
+	// gets the bottle's Spec.RetireEnv: this process's own environment
+	// is scrubbed.
+	Retire func(ctx context.Context, env []backend.EnvVar) error
 	Log    *slog.Logger
 }
 
@@ -95,7 +99,13 @@ func Supervise(ctx context.Context, cfg SuperviseConfig) int {
 		if cfg.Retire == nil {
 			return
 		}
-		if err := cfg.Retire(); err != nil {
+		env := make([]backend.EnvVar, 0, len(p.RetireEnv))
+		for _, v := range p.RetireEnv {
+			env = append(env, backend.EnvVar{Name: v.Name, Value: secret.New(v.Value)})
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := cfg.Retire(rctx, env); err != nil {
 			log.Warn("retiring the state folder", "err", err)
 		}
 	}

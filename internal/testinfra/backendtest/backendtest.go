@@ -1,6 +1,7 @@
 // Package backendtest holds what tests of real backends share: the
 // static bot-bottle binary the sidecar image is built from, the Docker
-// requirement, and the local base image agent images start from.
+// requirement, and the local base image agent images start from. Product
+// code never imports it (internal/testinfra/rule_test.go).
 package backendtest
 
 import (

@@ -64,7 +64,7 @@ func (h *Harness) runCopyRace(t *testing.T, slug string) {
 		for i := 0; i < 8 && copied < 2; i++ {
 			s := fmt.Sprintf("%s-%d", slug, i+1)
 			spec := h.Spec(t, s)
-			spec.Workspace = backend.Workspace{Mode: "copy", HostPath: ws, Path: "/workspace"}
+			spec.Workspace = backend.Workspace{Mode: backend.WorkspaceCopy, HostPath: ws, Path: "/workspace"}
 			var progress bytes.Buffer
 			t.Cleanup(func() { _ = h.Backend.Stop(context.Background(), s) })
 			if err := h.Backend.Start(context.Background(), spec, &progress); err != nil {

@@ -1,7 +1,8 @@
 // Package escape is the shared escape suite: from inside a real bottle it
 // tries every way out, while fake upstreams on a hermetic "internet"
 // record every hit they get. Every backend runs it with its own Harness; a
-// test fails on any forbidden hit.
+// test fails on any forbidden hit. Its fake internet never reaches past
+// loopback or the test's own networks, and product code never imports it.
 package escape
 
 import (
@@ -88,6 +89,9 @@ type Harness struct {
 	// HostRoot says the bottle sees the host's own folders (/var, /etc,
 	// ...) read-only, as a native one does.
 	HostRoot bool
+	// GitHost is an address of this machine where the suite runs its
+	// git server: the sidecar reaches it, the bottle must not.
+	GitHost string
 }
 
 func (h *Harness) probePath() string {
@@ -127,7 +131,7 @@ func (h *Harness) Spec(t *testing.T, slug string) *backend.Spec {
 		Image:        h.Image,
 		User:         h.User,
 		Files:        []backend.File{{Path: h.probePath(), Mode: 0o755, Data: probe, Root: true}},
-		Workspace:    backend.Workspace{Mode: "none", Path: "/workspace"},
+		Workspace:    backend.Workspace{Mode: backend.WorkspaceNone, Path: "/workspace"},
 		Command:      []string{"sleep", "infinity"},
 		OwnerPID:     os.Getpid(),
 	}

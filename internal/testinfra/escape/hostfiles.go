@@ -32,7 +32,7 @@ func (h *Harness) runHostFiles(t *testing.T, slug string) {
 	}
 	mounted := slug + "-hf"
 	spec := h.Spec(t, mounted)
-	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: ws, Path: "/workspace"}
+	spec.Workspace = backend.Workspace{Mode: backend.WorkspaceMount, HostPath: ws, Path: "/workspace"}
 	h.startSpec(t, spec)
 	// Gone as soon as its cases are: a bottle left running through the
 	// rest of the suite is one more that other packages' tests of

@@ -33,12 +33,13 @@ const narrowPolicy = `{"version": 1, "bottle": "escape", "log": 2,
   "tokens": []}`
 
 // RunLivePolicy replaces a running bottle's policy through the control
-// channel and checks that egress and DNS apply it at once while a
-// connection opened before stays up, and that the credential follows its
-// host variable, not its slot.
+// channel and checks that egress, DNS and the git gate apply it at once
+// while a connection opened before stays up, and that the credential
+// follows its host variable, not its slot.
 func RunLivePolicy(t *testing.T, h *Harness) {
 	slug := "live-" + time.Now().Format("150405.000")
 	slug = strings.ReplaceAll(slug, ".", "")
+	repo := h.startLiveRepo(t)
 	spec := h.Spec(t, slug)
 	spec.Resolve[LiveHost] = h.Internet.Upstream + ":443"
 	t.Cleanup(func() { _ = h.Backend.Stop(context.Background(), slug) })
@@ -49,13 +50,19 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 	defer cancel()
 	c := control.NewClient(func(ctx context.Context) (net.Conn, error) { return h.Backend.DialControl(ctx, slug) }, secret.New(ControlToken))
 	defer c.Close()
-	replace := func(doc string) {
+	// replace puts doc in force, with the live repository in its git
+	// gate when withRepo is set.
+	replace := func(doc string, withRepo bool) {
 		t.Helper()
 		pol, err := policy.Parse([]byte(doc))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Replace(ctx, pol, nil); err != nil {
+		var keys map[string]secret.Value
+		if withRepo {
+			pol, keys = repo.gate(pol)
+		}
+		if _, err := c.Replace(ctx, pol, keys); err != nil {
 			t.Fatalf("replacing the policy: %v", err)
 		}
 		got, err := c.Policy(ctx)
@@ -70,6 +77,14 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 	}
 	if got := status("https://" + LiveHost + "/allowed/before"); !strings.HasPrefix(got, "403") {
 		t.Fatalf("before the replace, %s answered %q, want a refused CONNECT", LiveHost, got)
+	}
+	// The gate refuses the repository the policy does not hold yet, and
+	// the git server is the sidecar's to reach, not the bottle's.
+	if out, code := h.sh(t, slug, pushScript("agent/before", true)); code == 0 || !strings.Contains(out, `no repository "`+liveRepoName+`"`) || repo.has("agent/before") {
+		t.Fatalf("before the replace, a push to %s: exit %d, want refused by the gate:\n%s", liveRepoName, code, out)
+	}
+	if out, code := h.sh(t, slug, "bb-probe tcp "+repo.srv.Addr); code == 0 {
+		t.Errorf("the bottle reached the git server directly: %s", out)
 	}
 	// One connection, two requests ten seconds apart: the replace happens
 	// in between.
@@ -96,7 +111,7 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 	if out := waitLines(1); !strings.HasPrefix(out, "200 1") {
 		t.Fatalf("first request on the held connection: %q", out)
 	}
-	replace(widerPolicy)
+	replace(widerPolicy, true)
 	if got := status("https://" + LiveHost + "/allowed/after"); got != "200 200" {
 		t.Errorf("after the replace, %s answered %q, want 200", LiveHost, got)
 	}
@@ -104,6 +119,9 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 		if out, code := h.sh(t, slug, "bb-probe dns "+LiveHost+" A"); code != 0 {
 			t.Errorf("after the replace, DNS of %s: %s", LiveHost, out)
 		}
+	}
+	if out, code := h.sh(t, slug, pushScript("agent/live", false)); code != 0 || !repo.has("agent/live") {
+		t.Errorf("after the replace, a push to %s through the gate: exit %d, upstream has it %v:\n%s", liveRepoName, code, repo.has("agent/live"), out)
 	}
 	out := waitLines(2)
 	if err := <-heldDone; err != nil {
@@ -116,7 +134,7 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 	if got := httpsHits(t, h, "/allowed/two"); len(got) != 1 || got[0].Headers.Get("Authorization") != "Bearer "+Token {
 		t.Errorf("the credential did not follow its host variable across the replace: %+v", got)
 	}
-	replace(narrowPolicy)
+	replace(narrowPolicy, false)
 	if got := status("https://" + AllowedHost + "/allowed/removed"); !strings.HasPrefix(got, "403") {
 		t.Errorf("after narrowing, %s answered %q, want a refused CONNECT", AllowedHost, got)
 	}
@@ -124,5 +142,8 @@ func RunLivePolicy(t *testing.T, h *Harness) {
 		if out, code := h.sh(t, slug, "bb-probe dns "+AllowedHost+" A"); code == 0 {
 			t.Errorf("after narrowing, DNS still answers %s: %s", AllowedHost, out)
 		}
+	}
+	if out, code := h.sh(t, slug, pushScript("agent/removed", false)); code == 0 || !strings.Contains(out, `no repository "`+liveRepoName+`"`) || repo.has("agent/removed") {
+		t.Errorf("after narrowing, a push to %s: exit %d, want refused by the gate:\n%s", liveRepoName, code, out)
 	}
 }

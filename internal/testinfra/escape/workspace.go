@@ -20,7 +20,7 @@ import (
 func (h *Harness) startMounted(t *testing.T, slug, dir string) {
 	t.Helper()
 	spec := h.Spec(t, slug)
-	spec.Workspace = backend.Workspace{Mode: "mount", HostPath: dir, Path: "/workspace"}
+	spec.Workspace = backend.Workspace{Mode: backend.WorkspaceMount, HostPath: dir, Path: "/workspace"}
 	p, err := launch.ProtectWorkspace(dir)
 	if err != nil {
 		t.Fatal(err)

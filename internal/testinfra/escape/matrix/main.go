@@ -1,7 +1,7 @@
 // Command matrix renders docs/escape-matrix.md from a `go test -json` run
 // of the escape suites: one row per vector (a subtest), one column per
 // backend (the package the test ran in). scripts/escape-matrix.sh runs the
-// suites and then this.
+// suites and then this. It never runs a test itself.
 package main
 
 import (

@@ -1,0 +1,175 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/launch"
+	"github.com/bot-bottle/bot-bottle/internal/proc"
+)
+
+// Bottle is a bottle some backend holds resources for.
+type Bottle struct {
+	backend.Instance
+	// Orphan says it has lost its owner (Orphaned).
+	Orphan bool `json:"orphan"`
+}
+
+// Orphaned reports whether a bottle has lost its owner. A foreground
+// bottle is an orphan once the bot-bottle process that runs it is gone. A
+// detached one outlives its starter: it is an orphan when parts of it are
+// missing or stopped and no starter is still bringing it up.
+func Orphaned(in backend.Instance) bool {
+	if in.Detached {
+		return in.State != backend.StateRunning && !proc.Alive(in.OwnerPID)
+	}
+	if in.OwnerPID > 0 {
+		return !proc.Alive(in.OwnerPID)
+	}
+	return in.State != backend.StateRunning
+}
+
+// Find returns slug as be lists it.
+func (m *Manager) Find(ctx context.Context, be backend.Backend, slug string) (Bottle, bool, error) {
+	list, err := be.List(ctx)
+	if err != nil {
+		return Bottle{}, false, fmt.Errorf("%s: %w", be.Name(), err)
+	}
+	for _, in := range list {
+		if in.Slug == slug {
+			return Bottle{in, Orphaned(in)}, true, nil
+		}
+	}
+	return Bottle{}, false, nil
+}
+
+// Active lists the bottles of every registered backend. A backend that
+// cannot list is reported in the errors and the others still are.
+func (m *Manager) Active(ctx context.Context) ([]Bottle, []error) {
+	var all []Bottle
+	var errs []error
+	for _, name := range m.Backends.Names() {
+		be, err := m.Backend(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		list, err := be.List(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		for _, in := range list {
+			all = append(all, Bottle{in, Orphaned(in)})
+		}
+	}
+	return all, errs
+}
+
+// CleanupPlan is what cleanup removes.
+type CleanupPlan struct {
+	// Orphans are bottles whose owner is gone.
+	Orphans []Bottle
+	// Keys are records of removed bottles that still list deploy keys: a
+	// revoke that failed, or a CLI that died before it could revoke.
+	Keys []launch.Record
+}
+
+// Empty reports a plan with nothing to do.
+func (p CleanupPlan) Empty() bool { return len(p.Orphans) == 0 && len(p.Keys) == 0 }
+
+// PlanCleanup finds the orphans of every backend and the deploy keys left
+// by removed bottles. A live bottle's keys are never in the plan.
+func (m *Manager) PlanCleanup(ctx context.Context) (CleanupPlan, []error) {
+	all, errs := m.Active(ctx)
+	var p CleanupPlan
+	for _, b := range all {
+		if b.Orphan {
+			p.Orphans = append(p.Orphans, b)
+		}
+	}
+	for _, rec := range launch.RecordsWithDeployKeys(m.Home) {
+		live := slices.ContainsFunc(all, func(b Bottle) bool { return b.Slug == rec.Slug && !b.Orphan })
+		if !live {
+			p.Keys = append(p.Keys, rec)
+		}
+	}
+	return p, errs
+}
+
+// Cleanup carries out p: it revokes the left keys, then removes and
+// retires each orphan. done is told of each thing done; every failure is
+// in the error, and the rest is still tried.
+func (m *Manager) Cleanup(ctx context.Context, p CleanupPlan, done func(string)) error {
+	var errs []error
+	for _, rec := range p.Keys {
+		if err := launch.RevokeDeployKeys(ctx, m.Home, rec.Slug, m.lookup); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", rec.Slug, err))
+			continue
+		}
+		done("revoked the deploy keys of " + rec.Slug)
+	}
+	for _, b := range p.Orphans {
+		be, err := m.Backend(b.Backend)
+		if err == nil {
+			err = m.Remove(ctx, be, b.Slug)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", b.Slug, err))
+			continue
+		}
+		done("removed " + b.Slug)
+	}
+	return errors.Join(errs...)
+}
+
+// Resumption is what resuming a bottle finds.
+type Resumption struct {
+	// Record is the bottle's state record: its agent, bottles, backend,
+	// working tree and command, to start it again with.
+	Record  launch.Record
+	Backend backend.Backend
+	// Running says the bottle still runs: resume attaches to it.
+	Running bool
+}
+
+// ErrElsewhere reports a resume from another working tree than the
+// bottle's.
+var ErrElsewhere = errors.New("bottle worked elsewhere")
+
+// Resume finds slug's record and backend and says whether it still runs.
+// A bottle that no longer runs resumes only from the working tree it had:
+// cwd must be its record's.
+func (m *Manager) Resume(ctx context.Context, slug, cwd string) (Resumption, error) {
+	rec, err := launch.ReadRecord(m.Home, slug)
+	if err != nil {
+		return Resumption{}, err
+	}
+	be, err := m.Backend(rec.Backend)
+	if err != nil {
+		return Resumption{}, err
+	}
+	r := Resumption{Record: rec, Backend: be}
+	b, found, err := m.Find(ctx, be, slug)
+	if err != nil {
+		return r, err
+	}
+	if found && b.State == backend.StateRunning {
+		r.Running = true
+		return r, nil
+	}
+	if cwd != rec.Cwd {
+		return r, fmt.Errorf("%w: bottle %s worked in %s; run resume from there", ErrElsewhere, slug, rec.Cwd)
+	}
+	if found {
+		// What the bottle left (its command ended, or it died) would
+		// refuse the new start: remove it as stop would.
+		if err := m.Remove(ctx, be, slug); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
