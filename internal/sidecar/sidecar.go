@@ -212,6 +212,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr(), ca, pol)
 	}
+	// The system's roots (the bundle and every file of /etc/ssl/certs)
+	// load once the bottle can start, not while it waits for us: its
+	// first upstream connection is later.
+	go roots()
 	return sup.run(ctx, svcs...)
 }
 
@@ -267,7 +271,6 @@ func upstreamRoots(extra string, extraPEM []byte) (func() *x509.CertPool, error)
 		roots.AppendCertsFromPEM(extraPEM)
 		return roots
 	})
-	go load()
 	return load, nil
 }
 

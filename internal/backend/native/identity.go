@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -112,7 +113,25 @@ func workspaceTree(bin, cfgPath string) (*os.File, error) {
 
 // holdUserns returns a user namespace that maps uid and gid to
 // agentHostID, held by a process of bin that it ends before returning.
+//
+// The process is started traced, so that it stops at its exec before it
+// runs a single instruction: the namespace, mapped before the exec, is
+// then in place, and a start saves the Go runtime's start-up of a whole
+// process. Where tracing is not allowed, or the trace is lost, the process
+// runs the UsernsRole instead, which answers and waits.
 func holdUserns(bin string, uid, gid int) (*os.File, error) {
+	// The tracer is the thread that starts the process: it must live
+	// until the process is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ns, err := startUserns(bin, uid, gid, true)
+	if err != nil {
+		ns, err = startUserns(bin, uid, gid, false)
+	}
+	return ns, err
+}
+
+func startUserns(bin string, uid, gid int, traced bool) (*os.File, error) {
 	cmd := exec.Command(bin, UsernsRole)
 	cmd.Env = []string{}
 	stdin, err := cmd.StdinPipe()
@@ -128,17 +147,23 @@ func holdUserns(bin string, uid, gid int) (*os.File, error) {
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: agentHostID, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: agentHostID, Size: 1}},
 		Pdeathsig:   syscall.SIGKILL,
+		Ptrace:      traced,
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("creating the workspace's user namespace: %w", err)
 	}
 	defer func() {
 		_ = stdin.Close()
+		if traced {
+			_ = cmd.Process.Kill()
+		}
 		_ = cmd.Wait()
 	}()
-	// It answers once it runs: its namespace is then in place.
-	if _, err := io.ReadFull(stdout, make([]byte, 1)); err != nil {
-		return nil, fmt.Errorf("creating the workspace's user namespace: %w", err)
+	if !traced {
+		// It answers once it runs: its namespace is then in place.
+		if _, err := io.ReadFull(stdout, make([]byte, 1)); err != nil {
+			return nil, fmt.Errorf("creating the workspace's user namespace: %w", err)
+		}
 	}
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
 	if err != nil {
