@@ -16,6 +16,10 @@
 // created on one network and connected to the second before start, network
 // names are checked for duplicates (the client no longer asks the daemon
 // to), and the classic builder is used.
+//
+// It never parses the docker CLI's output, never publishes a port of a
+// bottle, and never puts a secret in a container's environment, labels or
+// files: the sidecar's launch document goes over its attached stdin.
 package docker
 
 import (
