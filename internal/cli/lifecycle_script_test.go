@@ -3,7 +3,6 @@ package cli_test
 import (
 	"context"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/registry"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/fakebackend"
 )
 
@@ -107,10 +107,9 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 	case "break":
 		fb.BreakSidecar(slug)
 	case "orphan":
-		// A process that has come and gone: its pid is free.
-		c := exec.Command("true")
-		ts.Check(c.Run())
-		fb.SetOwner(slug, c.Process.Pid)
+		pid, err := backendtest.DeadPID()
+		ts.Check(err)
+		fb.SetOwner(slug, pid)
 	default:
 		ts.Fatalf("usage: fake break|orphan SLUG")
 	}

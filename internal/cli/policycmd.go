@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -183,7 +182,7 @@ func newSecrets(cur, pol *policy.Policy, lookup func(string) (string, bool)) (ma
 	}
 	var files []string
 	for _, t := range fresh.Tokens {
-		if v, _ := lookup(t.Env); namesHostFile(v) {
+		if v, _ := lookup(t.Env); launch.NamesHostPath(v) {
 			files = append(files, t.Env)
 		}
 	}
@@ -191,23 +190,4 @@ func newSecrets(cur, pol *policy.Policy, lookup func(string) (string, bool)) (ma
 		return nil, fmt.Errorf("the host variables %s name host files, which the running bottle may see: stop the bottle and start it with this manifest", strings.Join(files, ", "))
 	}
 	return secrets, nil
-}
-
-// namesHostFile reports whether v is the path of an existing host file
-// or folder outside the system's own, as launch hides at start.
-func namesHostFile(v string) bool {
-	if !filepath.IsAbs(v) {
-		return false
-	}
-	v = filepath.Clean(v)
-	if v == "/" {
-		return false
-	}
-	for _, dir := range []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/proc", "/sys", "/dev"} {
-		if v == dir || strings.HasPrefix(v, dir+"/") {
-			return false
-		}
-	}
-	_, err := os.Stat(v)
-	return err == nil
 }

@@ -385,18 +385,31 @@ func namedPaths(b *manifest.Bottle, lookup func(string) (string, bool)) []string
 	var out []string
 	for _, v := range vals {
 		v = filepath.Clean(v)
-		if !filepath.IsAbs(v) || v == "/" || systemPath(v) || slices.Contains(out, v) {
-			continue
-		}
-		st, err := os.Stat(v)
-		// Programs (EDITOR=/usr/local/bin/vim) are tools, not secrets.
-		if err != nil || (st.Mode().IsRegular() && st.Mode()&0o111 != 0) {
+		if !NamesHostPath(v) || slices.Contains(out, v) {
 			continue
 		}
 		out = append(out, v)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NamesHostPath reports whether v, the value of an env entry or a route
+// token, names a host file or folder that a backend showing the host's
+// files must hide from the bottle: an existing absolute path outside the
+// system's own folders, and not a program (EDITOR=/usr/local/bin/vim is a
+// tool, not a secret).
+func NamesHostPath(v string) bool {
+	v = filepath.Clean(v)
+	if !filepath.IsAbs(v) || v == "/" || systemPath(v) {
+		return false
+	}
+	st, err := os.Stat(v)
+	if err != nil {
+		return false
+	}
+	program := st.Mode().IsRegular() && st.Mode()&0o111 != 0
+	return !program
 }
 
 // hidden merges path lists into one sorted list without repeats.

@@ -3,7 +3,6 @@ package lifecycle_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -11,18 +10,9 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend/registry"
 	"github.com/bot-bottle/bot-bottle/internal/launch"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/fakebackend"
 )
-
-// deadPID returns the pid of a process that has come and gone.
-func deadPID(t *testing.T) int {
-	t.Helper()
-	c := exec.Command("true")
-	if err := c.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return c.Process.Pid
-}
 
 func TestOrphaned(t *testing.T) {
 	live, dead := os.Getpid(), deadPID(t)
@@ -148,4 +138,13 @@ func TestResumeElsewhere(t *testing.T) {
 	if err != nil || r.Running || r.Record.Slug != "here-00001" {
 		t.Fatalf("Resume = %+v, %v", r, err)
 	}
+}
+
+func deadPID(t *testing.T) int {
+	t.Helper()
+	pid, err := backendtest.DeadPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }

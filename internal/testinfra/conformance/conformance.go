@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -235,9 +234,9 @@ func (s *suite) requireState(t *testing.T, b backend.Backend, slug string, want 
 // deadPID returns the pid of a process that has ended.
 func deadPID(t *testing.T) int {
 	t.Helper()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
+	pid, err := backendtest.DeadPID()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return cmd.Process.Pid
+	return pid
 }
