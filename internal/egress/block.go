@@ -28,6 +28,9 @@ const BlockHeader = "X-Bot-Bottle-Block"
 type refusal struct {
 	code   string
 	reason string
+	// hint, when set, says how to ask for what was refused; it goes to
+	// the agent's page only, not to the audit.
+	hint string
 }
 
 func refuse(code, format string, args ...any) *refusal {
@@ -43,4 +46,7 @@ func (rf *refusal) write(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusForbidden)
 	//nolint:gosec // G705: text/plain with nosniff; the reason is ours, not HTML.
 	fmt.Fprintf(w, "bot-bottle egress refused this request (%s): %s\n", rf.code, rf.reason)
+	if rf.hint != "" {
+		fmt.Fprintf(w, "%s\n", rf.hint) //nolint:gosec // G705: text/plain with nosniff, JSON-quoted request parts.
+	}
 }

@@ -41,6 +41,13 @@ type Config struct {
 	// Supervisor holds DLP matches of routes whose outbound_on_match is
 	// supervise; nil refuses them at once.
 	Supervisor Supervisor
+	// GrantUse is asked before a request allowed only by an operator's
+	// grant (policy.WithGrants) goes out: it counts one use and reports
+	// whether the grant still holds. Nil refuses such requests.
+	GrantUse func(id string) bool
+	// AskHint adds to each refusal a route change could lift how to ask
+	// the operator for it (supervise's request_route).
+	AskHint bool
 	// Log is the proxy's logger; nil discards.
 	Log *slog.Logger
 }
@@ -57,6 +64,8 @@ type Proxy struct {
 	ca         *CA
 	audit      AuditSink
 	supervisor Supervisor
+	grantUse   func(string) bool
+	askHint    bool
 	refusals   refusalLog
 	log        *slog.Logger
 
@@ -123,7 +132,7 @@ func New(cfg Config) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, supervisor: cfg.Supervisor}
+	p := &Proxy{ca: cfg.CA, audit: cfg.Audit, supervisor: cfg.Supervisor, grantUse: cfg.GrantUse, askHint: cfg.AskHint}
 	p.state.Store(st)
 	p.log = slog.New(redactingHandler{h: log.Handler(), redact: p.Redact}).With("component", "egress")
 	if a, ok := cfg.Audit.(*AuditLog); ok {
@@ -305,6 +314,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 		return
 	}
 	if rf := p.outbound(st, rt, t, r); rf != nil {
+		rec.refuse(w, rf)
+		return
+	}
+	if rf := p.useGrant(rt, path, r); rf != nil {
 		rec.refuse(w, rf)
 		return
 	}

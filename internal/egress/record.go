@@ -49,6 +49,7 @@ func (rc *recorder) refuse(w http.ResponseWriter, rf *refusal) {
 	rc.ev.Rule, rc.ev.Reason = rf.code, rf.reason
 	rc.p.scrubEvent(&rc.ev)
 	rf.reason = rc.ev.Reason
+	rf.hint = rc.p.hint(rf.code, rc.ev.Method, rc.ev.Host, rc.ev.Path)
 	rf.write(w)
 	rc.p.refusals.add(RecentRefusal{Time: rc.start.UTC(), Method: rc.ev.Method, Host: rc.ev.Host, Path: rc.ev.Path, Rule: rf.code, Reason: rf.reason})
 	rc.p.log.Info("refused", "method", rc.ev.Method, "host", rc.ev.Host, "path", rc.ev.Path, "rule", rf.code)

@@ -61,19 +61,8 @@ type headerMatcher struct {
 // canonical form with CleanPath; Allows does not clean it. A route not
 // prepared by Compile or Parse allows nothing unless it has no matches.
 func (r *Route) Allows(method, path string, h http.Header) bool {
-	if len(r.Matches) == 0 {
-		return true
-	}
-	if len(r.matchers) != len(r.Matches) {
-		return false // Security: not prepared; fail closed.
-	}
-	method = asciiUpper(method)
-	for i := range r.matchers {
-		if r.matchers[i].allows(method, path, h) {
-			return true
-		}
-	}
-	return false
+	ok, _ := r.AllowedBy(method, path, h)
+	return ok
 }
 
 func (m *matcher) allows(method, path string, h http.Header) bool {

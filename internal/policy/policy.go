@@ -61,6 +61,9 @@ type Route struct {
 
 	// matchers holds Matches compiled, one per entry; prepare builds it.
 	matchers []matcher
+	// grantIDs names, per entry of Matches, the GrantMatch that added it
+	// ("" for the route's own); WithGrants sets it.
+	grantIDs []string
 }
 
 // Auth says which secret the proxy injects on a route, and how:

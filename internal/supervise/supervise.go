@@ -127,7 +127,7 @@ const (
 	RiskMatchAll = "match-all"
 	// RiskCredentialReach: the host already carries a credential, so
 	// wider paths or methods extend that credential's reach.
-	RiskCredentialReach = "credential-reach"
+	RiskCredentialReach = "credential-reach" //nolint:gosec // G101: a risk code, not a credential.
 	// RiskWriteMethod: the route allows a method that writes.
 	RiskWriteMethod = "write-method"
 	// RiskDLPRefused: outbound DLP has refused this bottle on this host
@@ -253,10 +253,10 @@ type Agent interface {
 	// RequestRoute raises a route proposal (or returns an error when the
 	// request is invalid, adds nothing, or the bottle holds MaxPending).
 	RequestRoute(ctx context.Context, req RouteRequest) (Proposal, error)
-	// Wait waits up to max for proposal id of this bottle to be decided,
+	// Wait waits up to limit for proposal id of this bottle to be decided,
 	// calling progress about every ProgressEvery, and returns it as it
 	// then stands (pending when undecided).
-	Wait(ctx context.Context, id string, max time.Duration, progress func(waited time.Duration)) (Proposal, error)
+	Wait(ctx context.Context, id string, limit time.Duration, progress func(waited time.Duration)) (Proposal, error)
 	Routes() Routes
 	RecentBlocks() []Block
 }

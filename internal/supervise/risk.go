@@ -1,0 +1,75 @@
+package supervise
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+)
+
+// risks computes a route request's risk flags from facts the sidecar
+// holds: the policy in force, the addresses the host reaches, the
+// bottle's refusals. The agent's reason plays no part.
+func (b *Board) risks(ctx context.Context, cur *policy.Policy, req RouteRequest) []Risk {
+	var out []Risk
+	if b.cfg.Resolve != nil {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		addrs := b.cfg.Resolve(rctx, req.Host)
+		cancel()
+		for _, a := range addrs {
+			a = a.Unmap()
+			if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified() || a.IsMulticast() {
+				out = append(out, Risk{Code: RiskPrivateAddress, Text: fmt.Sprintf("%s reaches %s, an address inside a private, loopback or link-local network", req.Host, a)})
+				break
+			}
+		}
+	}
+	if matchesAll(req.Paths) {
+		out = append(out, Risk{Code: RiskMatchAll, Text: "the paths allow every path on " + req.Host})
+	}
+	if rt, ok := cur.Lookup(req.Host); ok && rt.Auth != nil {
+		out = append(out, Risk{Code: RiskCredentialReach, Text: fmt.Sprintf("%s carries a credential (%s): wider paths or methods extend that credential's reach", req.Host, rt.Auth.Scheme)})
+	}
+	if len(req.Methods) == 0 {
+		out = append(out, Risk{Code: RiskWriteMethod, Text: "every method, writes included"})
+	} else if w := slices.DeleteFunc(slices.Clone(req.Methods), func(m string) bool { return !slices.Contains(writeMethods, m) }); len(w) > 0 {
+		out = append(out, Risk{Code: RiskWriteMethod, Text: "write methods: " + strings.Join(w, ", ")})
+	}
+	b.mu.Lock()
+	refused := b.dlpRefused[req.Host]
+	b.mu.Unlock()
+	if refused {
+		out = append(out, Risk{Code: RiskDLPRefused, Text: "outbound DLP refused a request of this bottle to " + req.Host + " before"})
+	}
+	return out
+}
+
+// maxDLPHosts bounds the hosts NoteRefusal remembers.
+const maxDLPHosts = 4096
+
+// NoteRefusal tells the board of one of the bottle's refusals (the
+// sidecar's audit stream): the hosts outbound DLP refused are a risk
+// flag of later route requests.
+func (b *Board) NoteRefusal(rule, host string) {
+	if rule != "dlp-outbound" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dlpRefused == nil {
+		b.dlpRefused = map[string]bool{}
+	}
+	if len(b.dlpRefused) < maxDLPHosts {
+		b.dlpRefused[hostOnly(host)] = true
+	}
+}
+
+func hostOnly(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
