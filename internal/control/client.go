@@ -9,11 +9,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // Dialer opens a connection to one bottle's control listener.
@@ -56,7 +58,11 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*htt
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		_ = resp.Body.Close()
-		return nil, fmt.Errorf("sidecar: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		err := fmt.Errorf("sidecar: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, PathProposals+"/") {
+			err = fmt.Errorf("%w (%s)", supervise.ErrNotFound, strings.TrimSpace(string(msg)))
+		}
+		return nil, err
 	}
 	return resp, nil
 }
@@ -149,4 +155,26 @@ func (c *Client) Events(ctx context.Context, tail int, follow bool, fn func(Even
 		return ctx.Err()
 	}
 	return sc.Err()
+}
+
+// Proposals returns the bottle's supervise proposals.
+func (c *Client) Proposals(ctx context.Context) ([]supervise.Proposal, error) {
+	var ps []supervise.Proposal
+	return ps, c.getJSON(ctx, PathProposals, &ps)
+}
+
+// Decide sends the operator's verdict on proposal id. An id the bottle
+// does not hold fails with supervise.ErrNotFound.
+func (c *Client) Decide(ctx context.Context, id string, v supervise.Verdict) (supervise.Proposal, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return supervise.Proposal{}, err
+	}
+	resp, err := c.do(ctx, http.MethodPost, PathProposals+"/"+url.PathEscape(id), body)
+	if err != nil {
+		return supervise.Proposal{}, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var p supervise.Proposal
+	return p, json.NewDecoder(resp.Body).Decode(&p)
 }

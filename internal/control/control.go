@@ -24,6 +24,9 @@ const (
 	PathHealth = "/v1/health"
 	PathPolicy = "/v1/policy"
 	PathEvents = "/v1/events"
+	// PathProposals lists the bottle's supervise proposals (GET); a POST
+	// on PathProposals/ID decides one.
+	PathProposals = "/v1/proposals"
 )
 
 // Health is the sidecar's answer on PathHealth.

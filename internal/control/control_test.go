@@ -15,6 +15,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/control"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 const pol1 = `{"version": 1, "bottle": "b", "log": 0, "routes": [{"host": "a.test", "dlp": {"outbound": [], "inbound": [], "on_match": "block"}, "git_fetch": false}], "tokens": []}`
@@ -24,6 +25,12 @@ type fakeService struct {
 	pol      *policy.Policy
 	replaced map[string]string
 	hub      control.Hub
+	board    *supervise.Board
+}
+
+func (f *fakeService) Proposals() []supervise.Proposal { return f.board.Proposals() }
+func (f *fakeService) Decide(id string, v supervise.Verdict) (supervise.Proposal, error) {
+	return f.board.Decide(id, v)
 }
 
 func (f *fakeService) Health() control.Health {
@@ -52,6 +59,7 @@ func serve(t *testing.T, token string) (*fakeService, func(tok string) *control.
 		t.Fatal(err)
 	}
 	f := &fakeService{pol: pol}
+	f.board = supervise.NewBoard(supervise.BoardConfig{Bottle: "b", Policy: func() *policy.Policy { return f.pol }, Reapply: func() error { return nil }})
 	srv := httptest.NewServer(control.Handler(secret.New(token), f))
 	t.Cleanup(srv.Close)
 	addr := srv.Listener.Addr().String()
@@ -161,3 +169,37 @@ func TestNewTokenIsFresh(t *testing.T) {
 }
 
 var _ http.Handler = control.Handler(secret.New("x"), &fakeService{})
+
+func TestProposals(t *testing.T) {
+	f, client := serve(t, "tok")
+	c := client("tok")
+	defer c.Close()
+	ctx := context.Background()
+	p, err := f.board.RequestRoute(ctx, supervise.RouteRequest{Host: "new.test", Methods: []string{"GET"}, Reason: "docs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.Proposals(ctx)
+	if err != nil || len(ps) != 1 || ps[0].ID != p.ID || ps[0].Status != supervise.StatusPending {
+		t.Fatalf("Proposals = %+v, %v", ps, err)
+	}
+	if _, err := c.Decide(ctx, "p-00000000", supervise.Verdict{Approve: true}); !errors.Is(err, supervise.ErrNotFound) {
+		t.Errorf("Decide on an unknown id = %v, want ErrNotFound", err)
+	}
+	if _, err := c.Decide(ctx, p.ID, supervise.Verdict{}); err == nil || !strings.Contains(err.Error(), "reason") {
+		t.Errorf("a rejection without a reason = %v", err)
+	}
+	got, err := c.Decide(ctx, p.ID, supervise.Verdict{Approve: true, By: "op@h", Lifetime: supervise.Lifetime{Uses: 2}})
+	if err != nil || got.Status != supervise.StatusApproved || got.Decision.By != "op@h" {
+		t.Fatalf("Decide = %+v, %v", got, err)
+	}
+	// Without the token nothing is listed or decided.
+	bad := client("wrong")
+	defer bad.Close()
+	if _, err := bad.Proposals(ctx); err == nil {
+		t.Error("proposals listed without the token")
+	}
+	if _, err := bad.Decide(ctx, p.ID, supervise.Verdict{Approve: true}); err == nil {
+		t.Error("a proposal decided without the token")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // Service is what the sidecar exposes on the channel.
@@ -25,7 +26,14 @@ type Service interface {
 	// Events calls fn with the last tail events and, when follow, each
 	// new one until ctx ends or fn fails.
 	Events(ctx context.Context, tail int, follow bool, fn func(Event) error) error
+	// Proposals returns the bottle's supervise proposals, oldest first.
+	Proposals() []supervise.Proposal
+	// Decide applies the operator's verdict on one of them.
+	Decide(id string, v supervise.Verdict) (supervise.Proposal, error)
 }
+
+// maxVerdict caps a verdict's body.
+const maxVerdict = 64 << 10
 
 // maxReplacement caps a replacement's body.
 const maxReplacement = 8 << 20
@@ -59,6 +67,25 @@ func Handler(token secret.Value, s Service) http.Handler {
 			return
 		}
 		writeJSON(w, applied)
+	})
+	mux.HandleFunc("GET "+PathProposals, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.Proposals()) })
+	mux.HandleFunc("POST "+PathProposals+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var v supervise.Verdict
+		dec := json.NewDecoder(io.LimitReader(r.Body, maxVerdict))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			http.Error(w, "reading the verdict: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		p, err := s.Decide(r.PathValue("id"), v)
+		switch {
+		case errors.Is(err, supervise.ErrNotFound):
+			http.Error(w, err.Error(), http.StatusNotFound)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusConflict)
+		default:
+			writeJSON(w, p)
+		}
 	})
 	mux.HandleFunc("GET "+PathEvents, func(w http.ResponseWriter, r *http.Request) {
 		tail, _ := strconv.Atoi(r.URL.Query().Get("tail"))

@@ -54,6 +54,9 @@ func (l *refusalLog) list() []RecentRefusal {
 	return out
 }
 
+// Refusals returns the proxy's recent refusals, newest first, redacted.
+func (p *Proxy) Refusals() []RecentRefusal { return p.refusals.list() }
+
 // effectiveRoute is a route as the agent may see it: no slots, no secrets.
 type effectiveRoute struct {
 	Host     string `json:"host"`

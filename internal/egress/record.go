@@ -22,6 +22,11 @@ type Event struct {
 	Status   int       `json:"status"`
 	Bytes    int64     `json:"bytes"`
 	Duration float64   `json:"duration_ms"`
+	// Proposal, By and Diff are set on supervise's records: the proposal,
+	// the operator who decided it, and the authority it adds.
+	Proposal string   `json:"proposal,omitempty"`
+	By       string   `json:"by,omitempty"`
+	Diff     []string `json:"diff,omitempty"`
 
 	// scrubbed is set once the proxy redacted the event; patternsPassed
 	// once the request passed the route's token patterns.

@@ -16,6 +16,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 	"github.com/bot-bottle/bot-bottle/internal/sidecar/contract"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // controlService is the sidecar's side of the host's control channel.
@@ -26,6 +27,7 @@ type controlService struct {
 	apply    func(*policy.Policy, map[string]secret.Value) error
 	hub      *control.Hub
 	services func() map[string]string
+	board    *supervise.Board
 
 	// mu serialises replacements; it guards gen and secrets.
 	mu      sync.Mutex
@@ -104,6 +106,20 @@ func slotsByIdentity(pol *policy.Policy) []slotID {
 		}
 	}
 	return out
+}
+
+func (s *controlService) Proposals() []supervise.Proposal {
+	if s.board == nil {
+		return []supervise.Proposal{}
+	}
+	return s.board.Proposals()
+}
+
+func (s *controlService) Decide(id string, v supervise.Verdict) (supervise.Proposal, error) {
+	if s.board == nil {
+		return supervise.Proposal{}, fmt.Errorf("%w %s", supervise.ErrNotFound, id)
+	}
+	return s.board.Decide(id, v)
 }
 
 func (s *controlService) Events(ctx context.Context, tail int, follow bool, fn func(control.Event) error) error {

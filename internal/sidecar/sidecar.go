@@ -30,6 +30,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // Loader returns the policy to enforce and the secret of each of its
@@ -66,7 +67,10 @@ type Config struct {
 	// GitDir holds the git gate's mirrors; empty means a temporary folder
 	// removed when Run returns.
 	GitDir string
-	Load   Loader
+	// SuperviseTimeout is how long a proposal waits for the operator;
+	// zero is supervise.DefaultTimeout.
+	SuperviseTimeout time.Duration
+	Load             Loader
 	// Ready is called once the proxy listens.
 	Ready func(addr net.Addr, ca *egress.CA, pol *policy.Policy)
 	// Reloaded is called after each reload attempt.
@@ -96,10 +100,22 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("loading the CA in %s: %w", cfg.CADir, err)
 		}
 	}
-	ecfg := egress.Config{Policy: pol, CA: ca, Secrets: secrets, Resolve: cfg.Resolve, LoadUpstreamRoots: roots, Log: log}
+	// The board of the operator's proposals and grants; the proxy counts
+	// grant uses on it, and it reads the proxy's refusals.
+	var board *supervise.Board
+	ecfg := egress.Config{
+		Policy: pol, CA: ca, Secrets: secrets, Resolve: cfg.Resolve, LoadUpstreamRoots: roots, Log: log,
+		GrantUse: func(id string) bool { return board != nil && board.Use(id) },
+		AskHint:  cfg.Control != "",
+	}
 	hub := &control.Hub{}
 	if cfg.Audit != "" || cfg.Control != "" {
-		al := &egress.AuditLog{Bottle: pol.Bottle, Log: log, Tap: hub.Publish}
+		al := &egress.AuditLog{Bottle: pol.Bottle, Log: log, Tap: func(ev egress.Event) {
+			hub.Publish(ev)
+			if board != nil && ev.Decision == "block" {
+				board.NoteRefusal(ev.Rule, ev.Host)
+			}
+		}}
 		if cfg.Audit != "" {
 			w, err := audit.Open(cfg.Audit)
 			if err != nil {
@@ -146,7 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// apply puts a policy in force in every service, or in none: the git
 	// gate is built first and put in force last, so that a policy it
 	// refuses leaves egress and DNS on the old one too.
-	apply := func(pol *policy.Policy, secrets map[string]secret.Value) error {
+	put := func(pol *policy.Policy, secrets map[string]secret.Value) error {
 		commitGate, err := gate.Prepare(pol, secrets)
 		if err != nil {
 			return err
@@ -158,6 +174,13 @@ func Run(ctx context.Context, cfg Config) error {
 		current.Store(pol)
 		return nil
 	}
+	enf := &enforcer{put: put, base: pol, secrets: secrets}
+	board = newBoard(pol.Bottle, cfg.SuperviseTimeout, current.Load, enf, proxy, cfg.Resolve, ecfg.Audit)
+	enf.grants = board.Grants
+	boardCtx, stopBoard := context.WithCancel(ctx)
+	defer stopBoard()
+	go board.Run(boardCtx)
+	apply := enf.set
 	reload := func() error {
 		pol, secrets, err := cfg.Load()
 		if err == nil {
@@ -192,6 +215,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Control != "" {
 		csvc := newControlService(pol.Bottle, secrets, &current, apply, hub)
+		csvc.board = board
 		csvc.services = func() map[string]string {
 			// The gate serves whatever repositories the policy holds,
 			// none included, behind the proxy.

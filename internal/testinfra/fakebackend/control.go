@@ -16,6 +16,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/control"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // DialControl implements backend.Backend: a real control handler serves
@@ -48,8 +49,15 @@ type controlService struct {
 	bottle string
 	since  time.Time
 
+	// board holds the bottle's supervise proposals and grants, as a real
+	// sidecar's does; nil without a policy.
+	board *supervise.Board
+
 	// mu guards the fields below.
-	mu      sync.Mutex
+	mu sync.Mutex
+	// base is the policy of start or of the last replacement; current is
+	// base with the board's grants.
+	base    *policy.Policy
 	current *policy.Policy
 	gen     int
 	secrets map[string]secret.Value
@@ -79,8 +87,44 @@ func newControlService(spec *backend.Spec) (*controlService, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the sidecar could not start: %w", err)
 	}
-	s.current, s.bottle = pol, pol.Bottle
+	s.base, s.current, s.bottle = pol, pol, pol.Bottle
+	s.board = supervise.NewBoard(supervise.BoardConfig{Bottle: pol.Bottle, Policy: s.Policy, Reapply: s.reapply})
 	return s, nil
+}
+
+// reapply puts the board's grants over the base policy.
+func (s *controlService) reapply() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.compose()
+}
+
+// compose sets current from base and the grants; s.mu is held.
+func (s *controlService) compose() error {
+	if s.board == nil || s.base == nil {
+		s.current = s.base
+		return nil
+	}
+	eff, err := s.base.WithGrants(s.board.Grants())
+	if err != nil {
+		return err
+	}
+	s.current = eff
+	return nil
+}
+
+func (s *controlService) Proposals() []supervise.Proposal {
+	if s.board == nil {
+		return []supervise.Proposal{}
+	}
+	return s.board.Proposals()
+}
+
+func (s *controlService) Decide(id string, v supervise.Verdict) (supervise.Proposal, error) {
+	if s.board == nil {
+		return supervise.Proposal{}, fmt.Errorf("%w %s", supervise.ErrNotFound, id)
+	}
+	return s.board.Decide(id, v)
 }
 
 func (s *controlService) Health() control.Health {
@@ -111,7 +155,12 @@ func (s *controlService) Replace(pol *policy.Policy, secrets map[string]secret.V
 		merged = map[string]secret.Value{}
 	}
 	maps.Copy(merged, secrets)
-	s.current, s.secrets = pol, merged
+	prev := s.base
+	s.base, s.secrets = pol, merged
+	if err := s.compose(); err != nil {
+		s.base = prev
+		return control.Applied{}, err
+	}
 	s.gen++
 	a := control.Applied{Generation: s.gen, Routes: len(pol.Routes)}
 	if pol.GitGate != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // Backend is the fake. It is safe for concurrent use.
@@ -329,4 +330,15 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// Board returns the supervise board of slug's sidecar, where a test
+// raises what the agent or the sidecar would (a route request, a hold);
+// nil for a bottle without a policy.
+func (b *Backend) Board(slug string) *supervise.Board {
+	bt := b.lookup(slug)
+	if bt == nil {
+		return nil
+	}
+	return bt.control.board
 }
