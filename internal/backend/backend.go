@@ -131,6 +131,9 @@ type Spec struct {
 	UpstreamCA string
 	// Resolve pins upstream names in the sidecar: host -> addr:port.
 	Resolve map[string]string
+	// SuperviseTimeout is how long the sidecar's proposals wait for the
+	// operator; zero is supervise.DefaultTimeout.
+	SuperviseTimeout time.Duration
 	// Image is the agent runtime's image recipe.
 	Image Image
 	// User is the agent user inside the runtime.

@@ -53,7 +53,7 @@ func runSidecar(ctx context.Context, env *Env, in io.Reader, out io.Writer) erro
 	}
 	cfg := sidecar.Config{
 		Listen: doc.Listen, DNS: doc.DNS, Audit: doc.Audit, GitDir: doc.GitDir,
-		CA: ca, UpstreamCAPEM: doc.UpstreamCA, Resolve: doc.Resolve,
+		CA: ca, UpstreamCAPEM: doc.UpstreamCA, Resolve: doc.Resolve, SuperviseTimeout: doc.SuperviseTimeout,
 		Control: doc.Control, ControlToken: doc.ControlToken,
 		// The document is read once: a replacement comes over the
 		// control channel, never from a file.

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/launch"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 type startOptions struct {
@@ -26,7 +29,10 @@ type startOptions struct {
 	// AllowUnenforcedLimits starts a bottle whose resources the backend
 	// cannot enforce here.
 	AllowUnenforcedLimits bool
-	Command               []string
+	// SuperviseTimeout is how long the bottle's proposals wait for the
+	// operator.
+	SuperviseTimeout time.Duration
+	Command          []string
 	// slug, when set, resumes that bottle.
 	slug string
 }
@@ -73,6 +79,7 @@ Environment:
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the preflight summary and create nothing")
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "leave the bottle running in the background; see attach and stop")
 	f.BoolVar(&opts.AllowUnenforcedLimits, "allow-unenforced-limits", false, "start even where the bottle's resources (cpus, memory, pids) cannot be enforced")
+	f.DurationVar(&opts.SuperviseTimeout, "supervise-timeout", supervise.DefaultTimeout, "how long the agent's requests to the operator (bot-bottle supervise) wait before they expire, refused")
 	return cmd
 }
 
@@ -129,6 +136,10 @@ func runStart(ctx context.Context, opts *startOptions) error {
 		return err
 	}
 	l.Spec.AllowUnenforcedLimits = opts.AllowUnenforcedLimits
+	if opts.SuperviseTimeout < 0 {
+		return errors.New("--supervise-timeout must be positive, such as 30m")
+	}
+	l.Spec.SuperviseTimeout = opts.SuperviseTimeout
 	writePreflight(ios.ErrOut, l, res, feat, be.Name())
 	if opts.DryRun {
 		fmt.Fprintln(ios.ErrOut, "dry run: nothing was created")

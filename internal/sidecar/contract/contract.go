@@ -18,6 +18,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
@@ -51,6 +52,9 @@ type Document struct {
 	// ControlToken authenticates the host on the control channel; the
 	// bottle never sees it.
 	ControlToken secret.Value
+	// SuperviseTimeout is how long a proposal waits for the operator;
+	// zero is the default.
+	SuperviseTimeout time.Duration
 	Runtime
 }
 
@@ -85,6 +89,8 @@ type wire struct {
 	GitDir       string            `json:"git_dir,omitempty"`
 	Control      string            `json:"control"`
 	ControlToken string            `json:"control_token"`
+	// SuperviseTimeout is in seconds.
+	SuperviseTimeout int64 `json:"supervise_timeout_s,omitempty"`
 }
 
 // FromSpec builds the document of spec for a backend's runtime. It reads
@@ -106,6 +112,7 @@ func FromSpec(spec *backend.Spec, rt Runtime) (*Document, error) {
 	d := &Document{
 		Version: Version, Bottle: spec.Slug, Policy: pol, CACert: cert, CAKey: secret.New(string(key)),
 		Secrets: spec.Secrets, Resolve: spec.Resolve, ControlToken: spec.ControlToken, Runtime: rt,
+		SuperviseTimeout: spec.SuperviseTimeout,
 	}
 	if spec.UpstreamCA != "" {
 		if d.UpstreamCA, err = os.ReadFile(spec.UpstreamCA); err != nil {
@@ -151,6 +158,7 @@ func (d *Document) Encode(w io.Writer) error {
 		Version: d.Version, Bottle: d.Bottle, Policy: d.Policy, CACert: string(d.CACert), CAKey: d.CAKey.Reveal(),
 		UpstreamCA: string(d.UpstreamCA), Resolve: d.Resolve, Listen: d.Listen, DNS: d.DNS, Audit: d.Audit,
 		GitDir: d.GitDir, Control: d.Control, ControlToken: d.ControlToken.Reveal(),
+		SuperviseTimeout: int64(d.SuperviseTimeout / time.Second),
 	}
 	if len(d.Secrets) > 0 {
 		wd.Secrets = map[string]string{}
@@ -184,14 +192,18 @@ func Decode(r io.Reader) (*Document, error) {
 	if wd.Listen == "" || len(wd.Policy) == 0 || wd.CACert == "" || wd.CAKey == "" {
 		return nil, errors.New("the launch document lacks the listen address, the policy or the CA")
 	}
+	if wd.SuperviseTimeout < 0 {
+		return nil, errors.New("the launch document's supervise timeout is negative")
+	}
 	if wd.Control != "" && len(wd.ControlToken) < 32 {
 		return nil, errors.New("the launch document's control token is missing or short")
 	}
 	d := &Document{
 		Version: wd.Version, Bottle: wd.Bottle, Policy: wd.Policy, CACert: []byte(wd.CACert), CAKey: secret.New(wd.CAKey),
 		UpstreamCA: []byte(wd.UpstreamCA), Resolve: wd.Resolve, Secrets: map[string]secret.Value{},
-		ControlToken: secret.New(wd.ControlToken),
-		Runtime:      Runtime{Listen: wd.Listen, DNS: wd.DNS, Audit: wd.Audit, GitDir: wd.GitDir, Control: wd.Control},
+		ControlToken:     secret.New(wd.ControlToken),
+		SuperviseTimeout: time.Duration(wd.SuperviseTimeout) * time.Second,
+		Runtime:          Runtime{Listen: wd.Listen, DNS: wd.DNS, Audit: wd.Audit, GitDir: wd.GitDir, Control: wd.Control},
 	}
 	for _, k := range slices.Sorted(maps.Keys(wd.Secrets)) {
 		d.Secrets[k] = secret.New(wd.Secrets[k])
