@@ -377,3 +377,34 @@ func TestClientGoesAwayEndsWait(t *testing.T) {
 		})
 	}
 }
+
+func TestToolsList(t *testing.T) {
+	c, _ := serve(t, newFakeAgent(), Options{}, "")
+	res, err := c.cs.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	schemas := map[string]string{}
+	for _, tool := range res.Tools {
+		names = append(names, tool.Name)
+		b, _ := json.Marshal(tool.InputSchema)
+		schemas[tool.Name] = string(b)
+		if !strings.Contains(tool.Description, "credential") && tool.Name == ToolRequestRoute {
+			t.Errorf("request_route's description does not say a route never carries a credential")
+		}
+	}
+	want := []string{ToolListRoutes, ToolRecentBlocks, ToolRequestRoute, ToolWaitForDecision}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("tools (-want +got):\n%s", d)
+	}
+	rr := schemas[ToolRequestRoute]
+	for _, s := range []string{`"enum":["prefix","exact","regex"]`, `"required":["host","reason"]`, `"additionalProperties":false`} {
+		if !strings.Contains(rr, s) {
+			t.Errorf("request_route's input schema lacks %s: %s", s, rr)
+		}
+	}
+	if got := c.cs.InitializeResult(); got.ServerInfo.Name != "bot-bottle" || !strings.Contains(got.Instructions, ToolRequestRoute) {
+		t.Errorf("server info %+v, instructions %q", got.ServerInfo, got.Instructions)
+	}
+}
