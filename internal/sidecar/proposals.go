@@ -3,7 +3,9 @@ package sidecar
 import (
 	"context"
 	"net"
+	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,4 +106,20 @@ func resolveFor(ctx context.Context, pins map[string]string, host string) []neti
 		return nil
 	}
 	return addrs
+}
+
+// MCPPath is where the agent reaches the MCP server of supervise: on the
+// proxy port (origin-form, http://PROXY/mcp) or through the proxy at
+// http://_egress.local/mcp.
+const MCPPath = "/mcp"
+
+// withMCP serves MCPPath to the agent and hands everything else to next.
+func withMCP(next, agentMCP http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect && r.URL.Path == MCPPath && (!r.URL.IsAbs() || strings.EqualFold(r.URL.Hostname(), egress.IntrospectionHost)) {
+			agentMCP.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

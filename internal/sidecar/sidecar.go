@@ -31,6 +31,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 	"github.com/bot-bottle/bot-bottle/internal/supervise"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/mcpsrv"
 )
 
 // Loader returns the policy to enforce and the secret of each of its
@@ -156,8 +157,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("starting the git gate: %w", err)
 	}
 	defer gate.Close()
-	srv := &http.Server{Handler: withGitGate(proxy, gate), ReadHeaderTimeout: 30 * time.Second}
-	svcs = append(svcs, httpService("egress", srv, egressLn, 5*time.Second))
 
 	// apply puts a policy in force in every service, or in none: the git
 	// gate is built first and put in force last, so that a policy it
@@ -181,6 +180,11 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopBoard()
 	go board.Run(boardCtx)
 	apply := enf.set
+	// The agent's side of supervise is served on the proxy port, at
+	// /mcp, beside the introspection endpoints.
+	agentMCP := mcpsrv.Handler(board, mcpsrv.Options{Log: log})
+	srv := &http.Server{Handler: withMCP(withGitGate(proxy, gate), agentMCP), ReadHeaderTimeout: 30 * time.Second}
+	svcs = append(svcs, httpService("egress", srv, egressLn, 5*time.Second))
 	reload := func() error {
 		pol, secrets, err := cfg.Load()
 		if err == nil {

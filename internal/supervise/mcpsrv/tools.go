@@ -30,11 +30,14 @@ type RequestRouteIn struct {
 	Paths   []PathIn `json:"paths,omitempty" jsonschema:"the paths you need, as narrow as will do; omit for every path (the operator is less likely to approve that)"`
 	Methods []string `json:"methods,omitempty" jsonschema:"the HTTP methods you need, e.g. [\"GET\"]; omit for every method"`
 	Reason  string   `json:"reason" jsonschema:"one or two sentences for the operator: what you are doing and why you need this route"`
+	// WaitSeconds shortens the wait for the decision.
+	WaitSeconds int `json:"wait_seconds,omitempty" jsonschema:"how long to wait for the decision before this returns pending, in seconds, at most 90 (the default)"`
 }
 
 // WaitIn is wait_for_decision's arguments.
 type WaitIn struct {
-	ID string `json:"id" jsonschema:"the id request_route returned"`
+	ID          string `json:"id" jsonschema:"the id request_route returned"`
+	WaitSeconds int    `json:"wait_seconds,omitempty" jsonschema:"how long to wait before this returns pending again, in seconds, at most 90 (the default)"`
 }
 
 // NoArgs is the arguments of the tools that take none.
@@ -130,14 +133,14 @@ func (t tools) requestRoute(ctx context.Context, req *mcp.CallToolRequest, in Re
 	if p.Status.Decided() {
 		return nil, decisionOut(p), nil
 	}
-	return t.wait(ctx, req, p.ID)
+	return t.wait(ctx, req, p.ID, in.WaitSeconds)
 }
 
 func (t tools) waitForDecision(ctx context.Context, req *mcp.CallToolRequest, in WaitIn) (*mcp.CallToolResult, DecisionOut, error) {
 	if in.ID == "" {
 		return nil, DecisionOut{}, fmt.Errorf("id is empty: pass the id request_route returned")
 	}
-	return t.wait(ctx, req, in.ID)
+	return t.wait(ctx, req, in.ID, in.WaitSeconds)
 }
 
 func (t tools) listRoutes(_ context.Context, _ *mcp.CallToolRequest, _ NoArgs) (*mcp.CallToolResult, supervise.Routes, error) {

@@ -9,11 +9,16 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// wait waits for proposal id's decision, at most WaitMax, sending a
+// wait waits for proposal id's decision, at most WaitMax (or seconds,
+// when that is shorter and positive), sending a
 // progress notification about every ProgressEvery when the client sent
 // a progress token. The handler keeps its own time so that the client
 // hears from it whether or not the Agent calls progress.
-func (t tools) wait(ctx context.Context, req *mcp.CallToolRequest, id string) (*mcp.CallToolResult, DecisionOut, error) {
+func (t tools) wait(ctx context.Context, req *mcp.CallToolRequest, id string, seconds int) (*mcp.CallToolResult, DecisionOut, error) {
+	limit := t.opts.WaitMax
+	if seconds > 0 && int64(seconds) < int64(limit/time.Second) {
+		limit = time.Duration(seconds) * time.Second
+	}
 	n := newNotifier(req, id, t.opts)
 	ctx, cancel := t.calls.bind(ctx, req)
 	done := make(chan struct{})
@@ -21,7 +26,7 @@ func (t tools) wait(ctx context.Context, req *mcp.CallToolRequest, id string) (*
 		defer close(done)
 		n.tick(ctx)
 	}()
-	p, err := t.a.Wait(ctx, id, t.opts.WaitMax, func(waited time.Duration) { n.notify(ctx, waited) })
+	p, err := t.a.Wait(ctx, id, limit, func(waited time.Duration) { n.notify(ctx, waited) })
 	cancel()
 	<-done
 	if err != nil {
