@@ -11,6 +11,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend/registry"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // Env is what a command may use of the world around it: streams, the
@@ -25,6 +26,8 @@ type Env struct {
 	// Backends are the backends commands may use; nil means the
 	// platform's (registry.Platform). Tests register a fake.
 	Backends *registry.Registry
+	// Operator, when set, replaces the running bottles' proposals (tests).
+	Operator supervise.Operator
 }
 
 // SystemEnv returns the process's environment, with JSON logs on stderr at

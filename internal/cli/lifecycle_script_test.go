@@ -13,6 +13,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/registry"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/fakebackend"
 )
@@ -99,18 +100,36 @@ func cmdSetSlug(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: fake break|orphan SLUG")
+	const usage = "usage: fake break|orphan SLUG | fake propose SLUG HOST METHOD PATH | [!] fake allows SLUG HOST METHOD PATH"
+	if len(args) < 2 {
+		ts.Fatalf(usage)
 	}
 	fb, slug := fakeOf(ts), args[1]
-	switch args[0] {
-	case "break":
+	switch {
+	case args[0] == "break" && len(args) == 2 && !neg:
 		fb.BreakSidecar(slug)
-	case "orphan":
+	case args[0] == "orphan" && len(args) == 2 && !neg:
 		pid, err := backendtest.DeadPID()
 		ts.Check(err)
 		fb.SetOwner(slug, pid)
+	case args[0] == "propose" && len(args) == 5 && !neg:
+		// What the agent's request_route does in a real sidecar.
+		board := fb.Board(slug)
+		if board == nil {
+			ts.Fatalf("bottle %s has no board", slug)
+		}
+		p, err := board.RequestRoute(context.Background(), supervise.RouteRequest{Host: args[2], Methods: []string{args[3]}, Paths: []supervise.PathSpec{{Type: "prefix", Value: args[4]}}, Reason: "the script asks \x1b[31m"})
+		ts.Check(err)
+		ts.Setenv("PROPOSAL", p.ID)
+	case args[0] == "allows" && len(args) == 5:
+		ok := false
+		if rt, found := fb.CurrentPolicy(slug).Lookup(args[2]); found {
+			ok = rt.Allows(args[3], args[4], nil)
+		}
+		if ok == neg {
+			ts.Fatalf("bottle %s allows %s %s%s: %v", slug, args[3], args[2], args[4], ok)
+		}
 	default:
-		ts.Fatalf("usage: fake break|orphan SLUG")
+		ts.Fatalf(usage)
 	}
 }

@@ -108,6 +108,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newStopCmd(env),
 		newLogsCmd(env),
 		newPolicyCmd(env),
+		newSuperviseCmd(env),
 		newCleanupCmd(env),
 		newBackendsCmd(env),
 		newEgressCmd(env),

@@ -382,3 +382,16 @@ func TestBoardHold(t *testing.T) {
 		t.Error("a closed board took a hold")
 	}
 }
+
+func TestPublic(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"192.0.2.10": true, "8.8.8.8": true, "2001:4860::1": true,
+		"10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "127.0.0.1": false, "169.254.169.254": false,
+		"100.64.0.1": false, "198.19.233.1": false, "0.0.0.0": false, "::1": false, "fe80::1": false, "fd00::1": false,
+		"::ffff:10.0.0.1": false, "255.255.255.255": false, "224.0.0.1": false,
+	} {
+		if got := public(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("public(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}

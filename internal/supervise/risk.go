@@ -3,6 +3,7 @@ package supervise
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -20,9 +21,8 @@ func (b *Board) risks(ctx context.Context, cur *policy.Policy, req RouteRequest)
 		addrs := b.cfg.Resolve(rctx, req.Host)
 		cancel()
 		for _, a := range addrs {
-			a = a.Unmap()
-			if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified() || a.IsMulticast() {
-				out = append(out, Risk{Code: RiskPrivateAddress, Text: fmt.Sprintf("%s reaches %s, an address inside a private, loopback or link-local network", req.Host, a)})
+			if !public(a) {
+				out = append(out, Risk{Code: RiskPrivateAddress, Text: fmt.Sprintf("%s reaches %s, an address of a private, loopback, link-local or other non-public network", req.Host, a)})
 				break
 			}
 		}
@@ -72,4 +72,28 @@ func hostOnly(h string) string {
 		h = h[:i]
 	}
 	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// nonPublic are IPv4 ranges that are neither private nor loopback nor
+// link-local, yet not on the public internet either (IANA special-use).
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// public reports whether a is a public unicast address.
+func public(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsGlobalUnicast() || a.IsPrivate() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }

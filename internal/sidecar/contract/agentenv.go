@@ -1,6 +1,9 @@
 package contract
 
 import (
+	"net/url"
+	"strings"
+
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 )
 
@@ -27,11 +30,29 @@ type Agent struct {
 const (
 	EnvProxy   = "BOT_BOTTLE_PROXY"
 	EnvGitGate = "BOT_BOTTLE_GIT_GATE"
+	// EnvMCP is the URL of the sidecar's MCP server (supervise): the
+	// proxy port's /mcp, reached directly.
+	EnvMCP = "BOT_BOTTLE_MCP_URL"
 )
 
 // NoProxy is what the agent's clients connect to directly: its own
-// loopback, nothing else.
+// loopback and, added by AgentEnv, the proxy's own host (for the MCP
+// server on its port); nothing else.
 const NoProxy = "localhost,127.0.0.1,::1"
+
+// noProxy is NoProxy with the host of proxyURL.
+func noProxy(proxyURL string) string {
+	u, err := url.Parse(proxyURL)
+	if err != nil || u.Hostname() == "" {
+		return NoProxy
+	}
+	for h := range strings.SplitSeq(NoProxy, ",") {
+		if h == u.Hostname() {
+			return NoProxy
+		}
+	}
+	return NoProxy + "," + u.Hostname()
+}
 
 // AgentEnv is the agent's whole environment on every backend: its user,
 // the proxy and CA variables, the in-bottle service addresses, then the
@@ -49,11 +70,12 @@ func AgentEnv(spec *backend.Spec, a Agent) []string {
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"} {
 		env = append(env, k+"="+a.Proxy)
 	}
-	env = append(env, "NO_PROXY="+NoProxy, "no_proxy="+NoProxy)
+	np := noProxy(a.Proxy)
+	env = append(env, "NO_PROXY="+np, "no_proxy="+np)
 	for _, name := range backend.CAEnv {
 		env = append(env, name+"="+a.CAFile)
 	}
-	env = append(env, EnvProxy+"="+a.Proxy, EnvGitGate+"=http://"+gitGateHost+"/")
+	env = append(env, EnvProxy+"="+a.Proxy, EnvGitGate+"=http://"+gitGateHost+"/", EnvMCP+"="+strings.TrimSuffix(a.Proxy, "/")+"/mcp")
 	ours := map[string]bool{}
 	for _, kv := range env {
 		for i := range len(kv) {

@@ -107,13 +107,23 @@ func TestAgentEnv(t *testing.T) {
 	}}
 	env := AgentEnv(spec, Agent{Proxy: "http://10.0.0.2:9099", CAFile: "/ca.crt"})
 	joined := strings.Join(env, "\n")
-	for _, want := range []string{"HTTPS_PROXY=http://10.0.0.2:9099", "SSL_CERT_FILE=/ca.crt", "GREETING=hi", EnvGitGate + "=http://_gitgate.local/"} {
+	for _, want := range []string{"HTTPS_PROXY=http://10.0.0.2:9099", "SSL_CERT_FILE=/ca.crt", "GREETING=hi", EnvGitGate + "=http://_gitgate.local/",
+		EnvMCP + "=http://10.0.0.2:9099/mcp", "NO_PROXY=localhost,127.0.0.1,::1,10.0.0.2"} {
 		if !strings.Contains(joined, want+"\n") && !strings.HasSuffix(joined, want) {
 			t.Errorf("missing %s in\n%s", want, joined)
 		}
 	}
 	if strings.Contains(joined, "evil") {
 		t.Errorf("a bottle variable overrode the proxy:\n%s", joined)
+	}
+}
+
+func TestAgentEnvLoopbackProxy(t *testing.T) {
+	env := strings.Join(AgentEnv(&backend.Spec{}, Agent{Proxy: "http://127.0.0.1:41000", CAFile: "/ca.crt"}), "\n")
+	for _, want := range []string{"NO_PROXY=" + NoProxy + "\n", EnvMCP + "=http://127.0.0.1:41000/mcp"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("missing %q in\n%s", want, env)
+		}
 	}
 }
 
