@@ -29,8 +29,8 @@ const (
 )
 
 // Supervisor holds a request whose DLP match the route sends to the
-// operator. Until the supervise component exists no Supervisor is wired,
-// and such requests are refused at once.
+// operator (a bottle's sidecar wires supervise's board); without one such
+// requests are refused at once. Approve's error says why it refused.
 type Supervisor interface {
 	Approve(r *http.Request, findings []dlp.Finding) (bool, error)
 }
@@ -117,6 +117,10 @@ func (p *Proxy) outbound(st *state, rt *policy.Route, t target, r *http.Request)
 				resetBody(r, body)
 				return nil
 			}
+			if err != nil {
+				return refuse(BlockDLPOutbound, "%s; the route sends matches to the operator: %v", describe(findings), err)
+			}
+			return refuse(BlockDLPOutbound, "%s; the operator did not release it", describe(findings))
 		}
 		return refuse(BlockDLPOutbound, "%s; the route sends matches to the operator, but no operator channel is wired, so it is refused", describe(findings))
 	}

@@ -109,6 +109,11 @@ func Run(ctx context.Context, cfg Config) error {
 		GrantUse: func(id string) bool { return board != nil && board.Use(id) },
 		AskHint:  cfg.Control != "",
 	}
+	// A bottle's sidecar holds supervise routes' DLP matches for the
+	// operator; without the control channel nobody could decide.
+	if cfg.Control != "" {
+		ecfg.Supervisor = dlpHolder{board: func() *supervise.Board { return board }}
+	}
 	hub := &control.Hub{}
 	if cfg.Audit != "" || cfg.Control != "" {
 		al := &egress.AuditLog{Bottle: pol.Bottle, Log: log, Tap: func(ev egress.Event) {

@@ -278,6 +278,7 @@ func Run(t *testing.T, h *Harness) {
 	})
 	h.runCredentialLeaks(t, slug)
 	t.Run("live policy", func(t *testing.T) { RunLivePolicy(t, h) })
+	t.Run("supervise", func(t *testing.T) { RunSupervise(t, h) })
 	t.Run("mounted workspace", func(t *testing.T) { h.runWorkspace(t, slug) })
 	if h.KillSidecar != nil {
 		t.Run("a dead sidecar leaves no way out", func(t *testing.T) {
@@ -349,7 +350,8 @@ func Run(t *testing.T, h *Harness) {
 }
 
 // allowedHit reports a hit the suite's allowed request explains: the
-// sidecar's TLS connection to AllowedHost and its request for /allowed/.
+// sidecar's TLS connection to AllowedHost and its request for /allowed/,
+// and the requests the supervise case's grants allowed.
 func allowedHit(h hits.Hit) bool {
 	switch h.Proto {
 	case hits.ProtoTCP:
@@ -357,7 +359,8 @@ func allowedHit(h hits.Hit) bool {
 	case hits.ProtoTLS:
 		return h.SNI == AllowedHost || h.SNI == LiveHost
 	case hits.ProtoHTTPS:
-		return (h.SNI == AllowedHost || h.SNI == LiveHost) && strings.HasPrefix(h.Path, "/allowed/")
+		return (h.SNI == AllowedHost || h.SNI == LiveHost) && strings.HasPrefix(h.Path, "/allowed/") ||
+			h.SNI == LiveHost && slices.ContainsFunc(grantedPaths, func(p string) bool { return strings.HasPrefix(h.Path, p) })
 	}
 	return false
 }

@@ -36,7 +36,8 @@ const usage = `usage:
   probe create PATH MODE
   probe chmod PATH MODE
   probe setcap PATH
-  probe unix PATH`
+  probe unix PATH
+  probe mcp URL TOOL [JSON-ARGS]`
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -48,6 +49,9 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "mcp" {
+		return runMCP(ctx, args[1:], stdout, stderr)
+	}
 	r, err := probe(ctx, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "probe: %v\n%s\n", err, usage)
