@@ -3,6 +3,7 @@ package provider
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -50,7 +51,7 @@ func configureClaude(c *setup) ([]backend.File, []backend.EnvVar, error) {
 			c.workspace: {HasTrustDialogAccepted: true, HasCompletedProjectOnboarding: true, AllowedTools: []string{}},
 		},
 	}
-	for _, s := range c.opts.MCPServers {
+	for _, s := range mcpServers(c.opts) {
 		if state.MCPServers == nil {
 			state.MCPServers = map[string]claudeMCPServer{}
 		}
@@ -75,6 +76,10 @@ func configureClaude(c *setup) ([]backend.File, []backend.EnvVar, error) {
 		literal("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
 		literal("DISABLE_ERROR_REPORTING", "1"),
 		literal("DISABLE_AUTOUPDATER", "1"),
+		// A supervise call waits for the operator: no backgrounding, and
+		// a whole-call limit above the server's longest wait.
+		literal("MCP_TOOL_TIMEOUT", strconv.FormatInt(mcpToolTimeout.Milliseconds(), 10)),
+		literal("CLAUDE_CODE_MCP_AUTO_BACKGROUND_MS", "0"),
 	}
 	if hasRole(c.r.Bottle, manifest.RoleClaudeCodeOAuth) {
 		env = append(env, literal("CLAUDE_CODE_OAUTH_TOKEN", Placeholder))

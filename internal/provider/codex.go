@@ -40,8 +40,9 @@ func configureCodex(c *setup) ([]backend.File, []backend.EnvVar, error) {
 	b.WriteString("# for no approval and runs without a sandbox of its own.\n")
 	b.WriteString("approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n")
 	fmt.Fprintf(&b, "\n[projects.%s]\ntrust_level = \"trusted\"\n", tomlString(c.workspace))
-	for _, s := range c.opts.MCPServers {
-		fmt.Fprintf(&b, "\n[mcp_servers.%s]\nurl = %s\n", tomlString(s.Name), tomlString(s.URL))
+	for _, s := range mcpServers(c.opts) {
+		fmt.Fprintf(&b, "\n[mcp_servers.%s]\nurl = %s\nstartup_timeout_sec = %d\ntool_timeout_sec = %d\n",
+			tomlString(s.Name), tomlString(s.URL), int(mcpStartupTimeout.Seconds()), int(mcpToolTimeout.Seconds()))
 	}
 	files := []backend.File{agentFile(".codex/config.toml", 0o644, []byte(b.String()))}
 	if bottle := c.r.Bottle; bottle.Provider.ForwardHostCredentials.V || hasRole(bottle, manifest.RoleCodexHostAuth) {

@@ -84,6 +84,32 @@ type MCPServer struct {
 	URL  string
 }
 
+// The sidecar's MCP server (supervise), which every agent CLI is given:
+// the fixed in-bottle name, reached through the proxy on every backend
+// ($BOT_BOTTLE_MCP_URL is the same server on the proxy port directly).
+const (
+	SuperviseMCPName = "bot-bottle"
+	SuperviseMCPURL  = "http://_egress.local/mcp"
+)
+
+// Tool-call limits written for the CLIs: a supervise call waits at most
+// about 90 s and is resumed by id, so these only need to exceed that.
+const (
+	mcpToolTimeout    = 10 * time.Minute
+	mcpStartupTimeout = 20 * time.Second
+)
+
+// mcpServers is the bot-bottle server, then the caller's.
+func mcpServers(opts *Options) []MCPServer {
+	out := []MCPServer{{Name: SuperviseMCPName, URL: SuperviseMCPURL}}
+	for _, s := range opts.MCPServers {
+		if s.Name != SuperviseMCPName {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Plan is what a bottle needs at start to run its provider's CLI.
 type Plan struct {
 	// Template is the provider template's name.

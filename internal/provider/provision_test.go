@@ -311,6 +311,7 @@ func TestBottleEnvOverridesProvider(t *testing.T) {
 	}
 	want := []string{
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_ERROR_REPORTING=0", "DISABLE_AUTOUPDATER=1",
+		"MCP_TOOL_TIMEOUT=600000", "CLAUDE_CODE_MCP_AUTO_BACKGROUND_MS=0",
 		"CLAUDE_CODE_OAUTH_TOKEN=" + Placeholder,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
