@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // env is one gate with one repository, "proj", whose upstream is a local
@@ -41,6 +43,7 @@ func (e *env) with(t *testing.T) *env {
 
 type envOptions struct {
 	maxPack int64
+	holder  supervise.Holder
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -108,6 +111,7 @@ done
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Audit:        e.events.add,
 		MaxPackBytes: opts.maxPack,
+		Holder:       opts.holder,
 	})
 	if err != nil {
 		t.Fatal(err)

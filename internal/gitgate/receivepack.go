@@ -222,6 +222,7 @@ func (p *pushRun) check(ctx context.Context) {
 		p.refuseAll("check-failed", "gate check failed")
 		return
 	}
+	rejs = p.askOperator(ctx, rejs)
 	for _, rj := range rejs {
 		for _, d := range rj.Detail {
 			p.rep.message(d)

@@ -26,6 +26,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // DefaultMaxPackBytes is the default Config.MaxPackBytes.
@@ -56,6 +58,10 @@ type Config struct {
 	// quarantine holds it in memory; a larger push is refused with rule
 	// "push-too-large". Zero means DefaultMaxPackBytes.
 	MaxPackBytes int64
+	// Holder, when set, is asked to decide a push refused only for
+	// findings marked gitleaks:allow (Rejection.Allowed): the push waits
+	// for the operator and goes through if approved. Nil refuses it.
+	Holder supervise.Holder
 }
 
 // Repo is one repository the agent may reach through the gate.
@@ -95,6 +101,7 @@ type Server struct {
 	log     *slog.Logger
 	audit   func(Event)
 	maxPack int64
+	holder  supervise.Holder
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -140,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 		log:     log.With("component", "gitgate"),
 		audit:   audit,
 		maxPack: maxPack,
+		holder:  cfg.Holder,
 	}
 	var errs []error
 	for i, r := range cfg.Repos {

@@ -62,6 +62,21 @@ type Rejection struct {
 	// Withhold is set when Ref's name itself holds a potential secret:
 	// the gate records the ref as WithheldRef, never by its name.
 	Withhold bool
+	// Allowed, when set, lists the findings marked gitleaks:allow that
+	// are this rejection's only cause: an operator may approve them
+	// (Config.Holder), and the push then goes through.
+	Allowed []AllowMarked
+}
+
+// AllowMarked is one finding in a file marked gitleaks:allow. It never
+// holds the secret.
+type AllowMarked struct {
+	Commit string
+	File   string
+	Line   int
+	Rule   string
+	// Reason is the text after the marker (untrusted).
+	Reason string
 }
 
 // WithheldRef stands in the audit log for a refused ref whose name holds

@@ -19,6 +19,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
 
 // maxPackBytes caps a pack held in the gate's in-memory quarantine when
@@ -36,6 +37,9 @@ type gitGate struct {
 	det     *lazyDetector
 	audit   func(gitgate.Event)
 	log     *slog.Logger
+	// holder decides pushes refused only for gitleaks:allow findings;
+	// nil refuses them.
+	holder supervise.Holder
 
 	// mu guards pol, the policy of the server in force, which Prepare
 	// reads and its commit writes.
@@ -49,8 +53,8 @@ var _ http.Handler = (*gitGate)(nil)
 // newGitGate builds the git gate of pol, with no repository when pol
 // declares none. keys holds each repository's SSH key by slot; dir holds
 // the mirrors ("" means a fresh temporary folder, removed by Close).
-func newGitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resolve map[string]string, sink egress.AuditSink, log *slog.Logger) (*gitGate, error) {
-	g := &gitGate{dir: dir, cleanup: func() {}, det: &lazyDetector{}, log: log}
+func newGitGate(pol *policy.Policy, keys map[string]secret.Value, dir string, resolve map[string]string, sink egress.AuditSink, holder supervise.Holder, log *slog.Logger) (*gitGate, error) {
+	g := &gitGate{dir: dir, cleanup: func() {}, det: &lazyDetector{}, log: log, holder: holder}
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "bot-bottle-git-")
 		if err != nil {
@@ -108,7 +112,7 @@ func (g *gitGate) Prepare(pol *policy.Policy, keys map[string]secret.Value) (com
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	known := knownSecrets(pol, keys)
-	cfg := gitgate.Config{Dir: g.dir, Logger: g.log, MaxPackBytes: maxPackBytes, Audit: g.audit}
+	cfg := gitgate.Config{Dir: g.dir, Logger: g.log, MaxPackBytes: maxPackBytes, Audit: g.audit, Holder: g.holder}
 	for _, r := range repos(pol) {
 		key, ok := keys[r.Key.Slot]
 		if !ok {

@@ -46,7 +46,7 @@ func newReloadFixture(t *testing.T, repos ...policy.Repo) *reloadFixture {
 	for i, r := range repos {
 		repos[i] = f.repo(r.Name, i, r.Branches...)
 	}
-	gate, err := newGitGate(f.policy(repos...), f.keys, t.TempDir(), nil, nil, nil)
+	gate, err := newGitGate(f.policy(repos...), f.keys, t.TempDir(), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

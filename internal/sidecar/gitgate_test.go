@@ -35,7 +35,7 @@ func TestGitGateRefusesRouteCredential(t *testing.T) {
 		}}},
 	}
 	keys := map[string]secret.Value{"EGRESS_TOKEN_0": secret.New(token), "GIT_KEY_0": srv.ClientKey}
-	gate, err := newGitGate(pol, keys, t.TempDir(), nil, nil, nil)
+	gate, err := newGitGate(pol, keys, t.TempDir(), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

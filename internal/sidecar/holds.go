@@ -1,6 +1,8 @@
 package sidecar
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -76,4 +78,16 @@ func heldRequest(r *http.Request, findings []dlp.Finding) supervise.Hold {
 		}
 	}
 	return h
+}
+
+// boardHolder holds for the board once the sidecar has made it; before,
+// nothing can be held and the caller refuses.
+type boardHolder struct{ board func() *supervise.Board }
+
+func (h boardHolder) Hold(ctx context.Context, p supervise.Proposal) (supervise.Decision, error) {
+	b := h.board()
+	if b == nil {
+		return supervise.Decision{}, errors.New("no operator channel is wired")
+	}
+	return b.Hold(ctx, p)
 }

@@ -157,7 +157,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	egressLn := hold(ln)
 	defer func() { _ = egressLn.Close() }()
-	gate, err := newGitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, log)
+	// Pushes refused only for gitleaks:allow findings wait for the
+	// operator in a bottle's sidecar.
+	var pushHolder supervise.Holder
+	if cfg.Control != "" {
+		pushHolder = boardHolder{board: func() *supervise.Board { return board }}
+	}
+	gate, err := newGitGate(pol, secrets, cfg.GitDir, cfg.Resolve, ecfg.Audit, pushHolder, log)
 	if err != nil {
 		return fmt.Errorf("starting the git gate: %w", err)
 	}

@@ -22,6 +22,7 @@ func (c *Checker) contentRejections(p *gitgate.Push, w *walk, rv *reviewed, ch *
 	var out []gitgate.Rejection
 	for i, cmd := range p.Commands {
 		var paths, secrets, allowed []string
+		var marks []gitgate.AllowMarked
 		for _, h := range w.commitsOf(i) {
 			short := h.String()[:10]
 			for _, pc := range rv.protected[h] {
@@ -31,6 +32,7 @@ func (c *Checker) contentRejections(p *gitgate.Push, w *walk, rv *reviewed, ch *
 				line := fmt.Sprintf("%s %s rule=%s", short, f.location(), f.rule)
 				if f.suppressed {
 					allowed = append(allowed, line)
+					marks = append(marks, gitgate.AllowMarked{Commit: short, File: f.path, Line: f.line, Rule: f.rule, Reason: f.reason})
 				} else {
 					secrets = append(secrets, line)
 				}
@@ -56,12 +58,18 @@ func (c *Checker) contentRejections(p *gitgate.Push, w *walk, rv *reviewed, ch *
 					"Recreate them with git itself (git rebase -i, git commit --amend, git tag -f), then push again.")})
 		}
 		if len(allowed) > 0 {
-			out = append(out, gitgate.Rejection{Ref: cmd.Name, Rule: RuleSuppression, Reason: "gitleaks:allow needs operator approval",
+			rj := gitgate.Rejection{Ref: cmd.Name, Rule: RuleSuppression, Reason: "gitleaks:allow needs operator approval",
 				Detail: detail(
 					fmt.Sprintf("PUSH REJECTED: new commits mark %s with gitleaks:allow:", plural(len(allowed), "potential secret")),
 					allowed,
-					"A gitleaks:allow suppression needs an operator's approval, which goes through the supervise component; it is not available yet, so this push is refused.",
-					"Remove the marker and the secret, rewrite the commits that added them, then push again.")})
+					"A gitleaks:allow suppression needs an operator's approval (bot-bottle supervise); without one this push is refused.",
+					"Or remove the marker and the secret, rewrite the commits that added them, then push again.")}
+			// Only findings in files can be approved: one marked in a
+			// commit message, a name or an option is refused outright.
+			if len(ch.allowed[i]) == 0 {
+				rj.Allowed = slices.Compact(marks)
+			}
+			out = append(out, rj)
 		}
 		if len(secrets) > 0 {
 			what, rewrite := "new commits add", "Remove each secret and rewrite the commits that added it (git rebase -i, or git commit --amend for the last commit), then push again."

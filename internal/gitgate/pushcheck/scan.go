@@ -25,9 +25,15 @@ type finding struct {
 	// precedence over a generic one, as in gitleaks.
 	// Security: it never leaves this package.
 	secret string
-	// suppressed is set when a line of the match carried allowMarker.
+	// suppressed is set when a line of the match carried allowMarker;
+	// reason is the text after the marker (untrusted, and withheld when
+	// it holds a secret of the file).
 	suppressed bool
+	reason     string
 }
+
+// maxReason caps a marker's reason.
+const maxReason = 200
 
 // scanFile scans the added lines of a file: content is the new file,
 // starts its lineStarts, and runs the ranges of added lines. The
@@ -45,7 +51,9 @@ func (d *Detector) scanFile(ctx context.Context, path, content string, starts []
 		text := content[lo:starts[r.last]]
 		scanned += len(text)
 		var marked []int
+		var reasons map[int]string
 		if strings.Contains(text, allowMarker) {
+			reasons = markerReasons(text, r.first)
 			text, marked = blankMarkers(text, r.first)
 		}
 		rel := make([]int, r.last-r.first+2)
@@ -54,10 +62,28 @@ func (d *Detector) scanFile(ctx context.Context, path, content string, starts []
 		}
 		for _, f := range toFindings(d.scanRun(ctx, path, text, rel, r.first)) {
 			f.suppressed = anyIn(marked, f.line, f.endLine)
+			if f.suppressed {
+				for l := f.line; l <= max(f.line, f.endLine); l++ {
+					if s, ok := reasons[l]; ok {
+						f.reason = s
+						break
+					}
+				}
+			}
 			out = append(out, f)
 		}
 	}
-	return dedupe(out), scanned
+	out = dedupe(out)
+	// Security: a reason that holds any secret found in the file is
+	// withheld; it goes to the operator's screen and the audit.
+	for i := range out {
+		for _, g := range out {
+			if out[i].reason != "" && g.secret != "" && strings.Contains(out[i].reason, g.secret) {
+				out[i].reason = "[withheld: it holds a potential secret]"
+			}
+		}
+	}
+	return out, scanned
 }
 
 // scanPath runs the rules that look at a file's path alone (such as
@@ -193,6 +219,26 @@ func blankMarkers(text string, first int) (string, []int) {
 		pos += i + len(allowMarker)
 	}
 	return string(b), marked
+}
+
+// markerReasons maps each line of text (the first being first) that
+// carries allowMarker to the text after its last marker, trimmed and
+// capped at maxReason bytes.
+func markerReasons(text string, first int) map[int]string {
+	out := map[int]string{}
+	for i, line := range strings.Split(text, "\n") {
+		j := strings.LastIndex(line, allowMarker)
+		if j < 0 {
+			continue
+		}
+		r := strings.TrimSpace(line[j+len(allowMarker):])
+		r = strings.TrimSpace(strings.TrimLeft(r, ":-"))
+		if len(r) > maxReason {
+			r = strings.ToValidUTF8(r[:maxReason], "")
+		}
+		out[first+i] = r
+	}
+	return out
 }
 
 func anyIn(sorted []int, lo, hi int) bool {

@@ -40,7 +40,11 @@ func short(h plumbing.Hash) string { return h.String()[:10] }
 func assertNoLeak(t *testing.T, rejs []gitgate.Rejection, secret string) {
 	t.Helper()
 	for _, rj := range rejs {
-		for _, text := range append([]string{rj.Reason}, rj.Detail...) {
+		texts := append([]string{rj.Reason}, rj.Detail...)
+		for _, a := range rj.Allowed {
+			texts = append(texts, a.Commit, a.File, a.Rule, a.Reason)
+		}
+		for _, text := range texts {
 			for i := 0; i+6 <= len(secret); i++ {
 				if strings.Contains(text, secret[i:i+6]) {
 					t.Errorf("rejection text %q holds %q, a piece of the secret", text, secret[i:i+6])
@@ -96,6 +100,14 @@ func TestSecretDetected(t *testing.T) {
 	assertNoLeak(t, rejs, key)
 }
 
+func TestMarkerReasons(t *testing.T) {
+	got := markerReasons("a\nk = 1 # gitleaks:allow test fixture, not live\nb // gitleaks:allow: rotated\nc # gitleaks:allow\n", 10)
+	want := map[int]string{11: "test fixture, not live", 12: "rotated", 13: ""}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("markerReasons (-want +got):\n%s", d)
+	}
+}
+
 func TestSuppressionNeedsApproval(t *testing.T) {
 	allowed, plain := fakeAWSKey(2), fakeAWSKey(3)
 	f := newFixture(t)
@@ -112,8 +124,12 @@ func TestSuppressionNeedsApproval(t *testing.T) {
 		if !strings.Contains(rejs[0].Reason, "operator approval") {
 			t.Errorf("Reason = %q, want it to say operator approval is needed", rejs[0].Reason)
 		}
-		if got := strings.Join(rejs[0].Detail, "\n"); !strings.Contains(got, "supervise") || !strings.Contains(got, "not available") {
-			t.Errorf("Detail does not explain that approval goes through supervise, not available yet:\n%s", got)
+		if got := strings.Join(rejs[0].Detail, "\n"); !strings.Contains(got, "bot-bottle supervise") {
+			t.Errorf("Detail does not say approval goes through bot-bottle supervise:\n%s", got)
+		}
+		// The operator may approve it: the finding, never the secret.
+		if d := cmp.Diff([]gitgate.AllowMarked{{Commit: short(c1), File: "app.py", Line: 4, Rule: "aws-access-token"}}, rejs[0].Allowed); d != "" {
+			t.Errorf("Allowed (-want +got):\n%s", d)
 		}
 		assertNoLeak(t, rejs, allowed)
 	})
