@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bot-bottle/bot-bottle/internal/launch"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
@@ -18,12 +19,15 @@ type planOptions struct {
 	Agent   string
 	Bottles []string
 	JSON    bool
+	// Against is a bottle file, or "started", to show the authority
+	// diff against.
+	Against string
 }
 
 func newPlanCmd(env *Env, runF func(*planOptions) error) *cobra.Command {
 	opts := &planOptions{env: env}
 	cmd := &cobra.Command{
-		Use:   "plan AGENT [--bottle NAME]... [--json]",
+		Use:   "plan AGENT [--bottle NAME]... [--json] [--against FILE|started]",
 		Short: "Show what starting an agent would run: the resolved bottle and its compiled policy",
 		Long: `Resolve an agent and its bottles the way start would, and show the result.
 
@@ -31,8 +35,13 @@ Bottles come from --bottle (repeatable, folded left to right) or, without
 it, from the agent's bottle: key. Every value names the file and line it
 came from. The compiled policy is the document the sidecar enforces. Secret
 values are never read or printed: env entries show ${VAR} references and
-prompts, routes show the variable that holds their credential.`,
-		Example: "  bot-bottle plan dev\n  bot-bottle plan dev --bottle claude --bottle gitea --json",
+prompts, routes show the variable that holds their credential.
+
+With --against, show only the authority the plan adds (+) and removes (-),
+as policy --apply and supervise show it: against a bottle FILE (resolved
+with its parents as start resolves a bottle), or against "started", the
+policy the agent's last bottle started with.`,
+		Example: "  bot-bottle plan dev\n  bot-bottle plan dev --bottle claude --bottle gitea --json\n  bot-bottle plan dev --against started",
 		Args:    exactArgs(1, "plan needs the name of an agent"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Agent = args[0]
@@ -45,6 +54,7 @@ prompts, routes show the variable that holds their credential.`,
 	}
 	cmd.Flags().StringArrayVarP(&opts.Bottles, "bottle", "b", nil, "bottle to run in (repeatable; default: the agent's bottle)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON")
+	cmd.Flags().StringVar(&opts.Against, "against", "", "show the authority the plan adds (+) and removes (-) against a bottle FILE, or against the policy the agent's last bottle started with (started)")
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	return cmd
 }
@@ -71,6 +81,10 @@ func runPlan(opts *planOptions) error {
 	pol, err := policy.Compile(res.Bottle)
 	if err != nil {
 		return fmt.Errorf("compiling the policy of bottle %s: %w", res.Bottle.Name, err)
+	}
+	if opts.Against != "" {
+		printDiags(io.ErrOut, ds)
+		return planAgainst(opts, pol)
 	}
 	if opts.JSON {
 		doc := planDoc{Resolved: res, Policy: pol, Warnings: []string{}}
@@ -273,4 +287,53 @@ func repoLines(r manifest.Repo) []string {
 		lines = append(lines, fmt.Sprintf("max push: %d bytes", r.MaxPushBytes.V))
 	}
 	return lines
+}
+
+// planAgainst prints the authority pol adds to and removes from the
+// policy of opts.Against: a bottle file, or what the agent last started
+// with.
+func planAgainst(opts *planOptions, pol *policy.Policy) error {
+	env := opts.env
+	var old *policy.Policy
+	var what string
+	if opts.Against == "started" {
+		home, err := env.Home()
+		if err != nil {
+			return err
+		}
+		slug, data, err := launch.StartedPolicy(home, opts.Agent)
+		if err != nil {
+			return err
+		}
+		if old, err = policy.Parse(data); err != nil {
+			return fmt.Errorf("reading the policy bottle %s started with: %w", slug, err)
+		}
+		what = "the policy bottle " + slug + " started with"
+	} else {
+		var err error
+		if old, err = compileFile(env, opts.Against); err != nil {
+			return err
+		}
+		what = opts.Against
+	}
+	changes := policy.Diff(old, pol)
+	if opts.JSON {
+		type line struct {
+			Op   string `json:"op"`
+			Text string `json:"text"`
+		}
+		out := []line{}
+		for _, c := range changes {
+			out = append(out, line{string(rune(c.Op)), c.Text})
+		}
+		enc := json.NewEncoder(env.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(env.IO.ErrOut, "agent %s now, against %s:\n", opts.Agent, what)
+	if len(changes) == 0 {
+		fmt.Fprintln(env.IO.Out, "no change")
+		return nil
+	}
+	return changes.Write(env.IO.Out)
 }

@@ -246,6 +246,11 @@ func (l *Launch) Write() error {
 	if err := os.WriteFile(l.Spec.PolicyFile, l.policyJSON, 0o600); err != nil {
 		return fmt.Errorf("writing the policy: %w", err)
 	}
+	// The policy it started with outlives the bottle, for plan --against
+	// started; it names slots and host variables, never a secret.
+	if err := os.WriteFile(filepath.Join(dir, StartedPolicyFile), l.policyJSON, 0o600); err != nil {
+		return fmt.Errorf("writing the policy: %w", err)
+	}
 	if err := l.ca.Write(l.Spec.CADir); err != nil {
 		return fmt.Errorf("writing the bottle CA: %w", err)
 	}
@@ -420,4 +425,34 @@ func hidden(lists ...[]string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// StartedPolicyFile is, in a bottle's state folder, the policy it started
+// with; retiring the bottle keeps it.
+const StartedPolicyFile = "started-policy.json"
+
+// StartedPolicy returns the policy the newest bottle of agent started
+// with, and that bottle's slug.
+func StartedPolicy(home, agent string) (string, []byte, error) {
+	entries, _ := os.ReadDir(filepath.Join(home, "state"))
+	var best Record
+	var data []byte
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		rec, err := ReadRecord(home, e.Name())
+		if err != nil || rec.Agent != agent || (data != nil && !rec.CreatedAt.After(best.CreatedAt)) {
+			continue
+		}
+		d, err := os.ReadFile(filepath.Join(StateDir(home, e.Name()), StartedPolicyFile))
+		if err != nil {
+			continue
+		}
+		best, data = rec, d
+	}
+	if data == nil {
+		return "", nil, fmt.Errorf("no bottle of agent %s has started here: start it first, or use --against FILE", agent)
+	}
+	return best.Slug, data, nil
 }
