@@ -168,15 +168,18 @@ func newSuperviseApproveCmd(env *Env) *cobra.Command {
 		ttl   time.Duration
 		uses  int
 		notes string
+		save  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "approve ID [--once | --ttl DURATION | --uses N] [--notes TEXT]",
+		Use:   "approve ID [--once | --ttl DURATION | --uses N] [--notes TEXT] [--save]",
 		Short: "Approve a proposal; a route is in force at once",
 		Long: `Approve proposal ID of whichever running bottle holds it.
 
 A route grant lasts the bottle's life unless bounded: --once (this request
 only), --uses N, --ttl DURATION (both may be given). A held request or push
-is released once, whatever the lifetime. The agent reads --notes.`,
+is released once, whatever the lifetime. The agent reads --notes. --save
+also writes a granted route into the bottle's manifest file (checked as a
+bottle first), so that the next start has it.`,
 		Example: "  bot-bottle supervise approve p-1a2b3c4d\n  bot-bottle supervise approve p-1a2b3c4d --ttl 30m --notes 'for the release only'",
 		Args:    exactArgs(1, "approve needs a proposal id; run bot-bottle supervise list"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -186,13 +189,23 @@ is released once, whatever the lifetime. The agent reads --notes.`,
 			if ttl < 0 || uses < 0 {
 				return flagErrorf("--ttl and --uses must be positive")
 			}
-			return decide(cmd.Context(), env, args[0], supervise.Verdict{Approve: true, Notes: notes, Lifetime: supervise.Lifetime{Once: once, TTL: ttl, Uses: uses}})
+			p, err := decide(cmd.Context(), env, args[0], supervise.Verdict{Approve: true, Notes: notes, Lifetime: supervise.Lifetime{Once: once, TTL: ttl, Uses: uses}})
+			if err != nil || !save {
+				return err
+			}
+			msg, err := saveGrant(env, p)
+			if err != nil {
+				return fmt.Errorf("the grant is in force, but saving it: %w", err)
+			}
+			fmt.Fprintln(env.IO.ErrOut, msg)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "allow the request once")
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "remove the grant after this long, such as 30m")
 	cmd.Flags().IntVar(&uses, "uses", 0, "remove the grant after this many requests")
 	cmd.Flags().StringVar(&notes, "notes", "", "a note the agent reads")
+	cmd.Flags().BoolVar(&save, "save", false, "also write the granted route into the bottle's manifest file, validated first")
 	return cmd
 }
 
@@ -207,25 +220,26 @@ func newSuperviseRejectCmd(env *Env) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return flagErrorf("reject needs --reason TEXT: the agent reads it to know what to do instead")
 			}
-			return decide(cmd.Context(), env, args[0], supervise.Verdict{Reason: reason})
+			_, err := decide(cmd.Context(), env, args[0], supervise.Verdict{Reason: reason})
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the agent (required)")
 	return cmd
 }
 
-func decide(ctx context.Context, env *Env, id string, v supervise.Verdict) error {
+func decide(ctx context.Context, env *Env, id string, v supervise.Verdict) (supervise.Proposal, error) {
 	op, err := env.operator()
 	if err != nil {
-		return err
+		return supervise.Proposal{}, err
 	}
 	v.By = operatorName(env)
 	p, err := op.Decide(ctx, id, v)
 	if err != nil {
-		return err
+		return supervise.Proposal{}, err
 	}
 	fmt.Fprintf(env.IO.Out, "%s %s: %s\n", supervise.Escape(p.ID), p.Status, supervise.Escape(p.Summary))
-	return nil
+	return p, nil
 }
 
 func runSuperviseTUI(ctx context.Context, env *Env, op supervise.Operator) error {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/control"
+	"github.com/bot-bottle/bot-bottle/internal/gitgate"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 	"github.com/bot-bottle/bot-bottle/internal/supervise"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
@@ -60,6 +62,21 @@ func (r *superviseRig) callAsync(tool string, args any) <-chan string {
 		out := &backendtest.SyncBuffer{}
 		script := fmt.Sprintf(`%s mcp "$BOT_BOTTLE_MCP_URL" %s '%s'; echo " exit=$?"`, r.h.probePath(), tool, a)
 		_, err := r.h.Backend.Exec(r.ctx, r.slug, backend.Exec{Cmd: []string{"bash", "-c", script}, Stdio: backend.Stdio{Stdout: out, Stderr: out}})
+		if err != nil {
+			fmt.Fprintf(out, "exec: %v", err)
+		}
+		done <- out.String()
+	}()
+	return done
+}
+
+// shAsync starts a script in the bottle and returns what it printed,
+// with its exit status, once it ends.
+func (r *superviseRig) shAsync(script string) <-chan string {
+	done := make(chan string, 1)
+	go func() {
+		out := &backendtest.SyncBuffer{}
+		_, err := r.h.Backend.Exec(r.ctx, r.slug, backend.Exec{Cmd: []string{"bash", "-c", script + `; echo " exit=$?"`}, Stdio: backend.Stdio{Stdout: out, Stderr: out}})
 		if err != nil {
 			fmt.Fprintf(out, "exec: %v", err)
 		}
@@ -351,4 +368,80 @@ func RunSupervise(t *testing.T, h *Harness) {
 			}
 		}
 	})
+
+	t.Run("held requests and pushes", func(t *testing.T) { r.runHolds(t) })
+}
+
+// holdPolicy is the suite's policy with LiveHost's token-pattern matches
+// sent to the operator.
+const holdPolicy = `{"version": 1, "bottle": "escape", "log": 2,
+  "routes": [{"host": "` + AllowedHost + `", "auth": {"scheme": "Bearer", "slot": "EGRESS_TOKEN_0"},
+    "matches": [{"paths": [{"type": "prefix", "value": "/allowed"}, {"type": "prefix", "value": "/forbidden"}]}],
+    "dlp": {"outbound": ["token_patterns", "known_secrets"], "inbound": [], "on_match": "block"}, "git_fetch": false},
+   {"host": "` + LiveHost + `", "matches": [{"paths": [{"type": "prefix", "value": "/allowed/"}]}],
+    "dlp": {"outbound": ["token_patterns", "known_secrets"], "inbound": [], "on_match": "supervise"}, "git_fetch": false}],
+  "tokens": [{"slot": "EGRESS_TOKEN_0", "env": "ESCAPE_TOKEN", "hosts": ["` + AllowedHost + `"]}]}`
+
+// A token shape outbound DLP knows and an AWS key shape gitleaks knows,
+// split so that no scanner flags this file.
+const (
+	heldToken = "ghp_" + "Zx81QmT0pLr5VwY2bN7cK4dH9sJ6fG3aE1uR"
+	markedKey = "AKIA" + "QYLPMN5HHHFPZAM2"
+)
+
+// runHolds: a request DLP held is released once and refused once; a push
+// whose only finding is marked gitleaks:allow lands when approved and
+// leaves the upstream unchanged when rejected.
+func (r *superviseRig) runHolds(t *testing.T) {
+	repo := r.h.startLiveRepo(t)
+	pol, err := policy.Parse([]byte(holdPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, keys := repo.gate(pol)
+	if _, err := r.c.Replace(r.ctx, pol, keys); err != nil {
+		t.Fatalf("replacing the policy: %v", err)
+	}
+	post := "curl -sS --max-time 120 -o /dev/null -w '%{http_code}' -X POST --data 'token=" + heldToken + "' https://" + LiveHost + "/allowed/hold"
+
+	done := r.shAsync(post)
+	p := r.pending("dlp-hold")
+	if raw, _ := json.Marshal(p); strings.Contains(string(raw), heldToken[4:]) {
+		t.Fatalf("the dlp-hold proposal shows the token: %s", raw)
+	}
+	r.decide(p.ID, supervise.Verdict{Approve: true, By: "escape-suite"})
+	if out := waitOut(t, done); !strings.HasPrefix(strings.TrimSpace(out), "200") {
+		t.Errorf("the released request: %s", out)
+	}
+	done = r.shAsync(post)
+	p = r.pending("dlp-hold")
+	r.decide(p.ID, supervise.Verdict{Reason: "a token", By: "escape-suite"})
+	if out := waitOut(t, done); !strings.HasPrefix(strings.TrimSpace(out), "403") {
+		t.Errorf("the rejected request: %s", out)
+	}
+
+	url := "http://" + gitgate.Host + "/" + liveRepoName + ".git"
+	git := "git -c user.name=agent -c user.email=agent@example.invalid "
+	push := func(branch string) string {
+		return "set -e; cd $(mktemp -d) && git clone -q " + url + " app && cd app; echo 'KEY = \"" + markedKey + "\"  # gitleaks:allow fixture for the suite' > app.py; " +
+			git + "add app.py; " + git + "commit -q -m " + branch + "; " + git + "push " + url + " HEAD:refs/heads/" + branch + " 2>&1"
+	}
+	done = r.shAsync(push("agent/marked-ok"))
+	p = r.pending("gitleaks-allow")
+	if p.Push == nil || len(p.Push.Findings) != 1 || p.Push.Findings[0].Reason != "fixture for the suite" {
+		t.Errorf("the gitleaks-allow proposal = %+v", p.Push)
+	}
+	if raw, _ := json.Marshal(p); strings.Contains(string(raw), markedKey) {
+		t.Fatalf("the gitleaks-allow proposal shows the key: %s", raw)
+	}
+	r.decide(p.ID, supervise.Verdict{Approve: true, By: "escape-suite"})
+	if out := waitOut(t, done); !strings.Contains(out, "exit=0") || !repo.has("agent/marked-ok") {
+		t.Errorf("the approved push did not land:\n%s", out)
+	}
+	done = r.shAsync(push("agent/marked-no"))
+	p = r.pending("gitleaks-allow")
+	r.decide(p.ID, supervise.Verdict{Reason: "not this key", By: "escape-suite"})
+	if out := waitOut(t, done); strings.Contains(out, "exit=0") || !strings.Contains(out, "not this key") || repo.has("agent/marked-no") {
+		t.Errorf("the rejected push:\n%s", out)
+	}
 }
