@@ -108,8 +108,15 @@ git-gate:
 // made through the gate at /tmp/app.
 func (g *gateWorld) agent(script string) (string, int) {
 	g.t.Helper()
-	return g.run("start", "gitter", "--yes", "--", "sh", "-ec",
-		"cd /tmp && git clone -q "+g.srv.URL(repoApp)+" app && cd app\n"+script)
+	return g.agentWith(nil, script)
+}
+
+// agentWith is agent with extra start flags.
+func (g *gateWorld) agentWith(flags []string, script string) (string, int) {
+	g.t.Helper()
+	args := append([]string{"start", "gitter", "--yes"}, flags...)
+	return g.run(append(args, "--", "sh", "-ec",
+		"cd /tmp && git clone -q "+g.srv.URL(repoApp)+" app && cd app\n"+script)...)
 }
 
 func (g *gateWorld) upstreamRef(repo, ref string) string {
@@ -157,13 +164,15 @@ git push origin HEAD:refs/heads/feature`, awsKey))
 		}
 	})
 
-	t.Run("gitleaks:allow does not let a secret through", func(t *testing.T) {
+	t.Run("gitleaks:allow waits for the operator and fails closed", func(t *testing.T) {
 		before := g.upstreamRef(repoApp, "refs/heads/feature")
-		out, code := g.agent(fmt.Sprintf(`git checkout -q -b allow origin/feature
+		out, code := g.agentWith([]string{"--supervise-timeout", "2s"}, fmt.Sprintf(`git checkout -q -b allow origin/feature
 printf 'aws_key = "%s" # gitleaks:allow\n' > allowed.py && git add allowed.py && git commit -qm allowed
 git push origin HEAD:refs/heads/feature`, awsKey))
-		if code == 0 || !strings.Contains(out, "gitleaks:allow needs operator approval") || !strings.Contains(out, "allowed.py:1") {
-			t.Fatalf("exit %d, want the marked secret refused:\n%s", code, out)
+		for _, want := range []string{"waits for the operator's decision", "no operator decided in time", "gitleaks:allow needs operator approval", "allowed.py:1"} {
+			if code == 0 || !strings.Contains(out, want) {
+				t.Fatalf("exit %d, want the marked secret held, then refused (%q):\n%s", code, want, out)
+			}
 		}
 		if got := g.upstreamRef(repoApp, "refs/heads/feature"); got != before {
 			t.Fatalf("upstream feature moved to %s", got)

@@ -54,3 +54,18 @@ Body text stays.
 		t.Error("a file without frontmatter was edited")
 	}
 }
+
+func FuzzAddRoute(f *testing.F) {
+	f.Add([]byte("---\negress:\n  routes:\n    - host: a.example.test\n      matches: [{methods: [GET]}]\n---\nbody\n"), "a.example.test")
+	f.Add([]byte("---\n---\n"), "b.example.test")
+	f.Fuzz(func(t *testing.T, data []byte, host string) {
+		out, added, err := AddRoute("f.md", data, host, RouteMatch{Methods: []string{"GET"}})
+		if err != nil || !added {
+			return
+		}
+		var ds Diagnostics
+		if _, ok := split("f.md", out, &ds); !ok {
+			t.Fatalf("AddRoute wrote a file without frontmatter:\n%s", out)
+		}
+	})
+}

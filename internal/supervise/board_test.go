@@ -395,3 +395,20 @@ func TestPublic(t *testing.T) {
 		}
 	}
 }
+
+func FuzzNormalize(f *testing.F) {
+	f.Add("api.example.test", "prefix", "/v1/", "GET", "a reason")
+	f.Add("10.0.0.1", "regex", "(", "TRACE", "")
+	f.Fuzz(func(t *testing.T, host, typ, value, method, reason string) {
+		r, m, err := Normalize(RouteRequest{Host: host, Paths: []PathSpec{{Type: typ, Value: value}}, Methods: []string{method}, Reason: reason}, nil)
+		if err != nil {
+			return
+		}
+		if len(m.Paths) != len(r.Paths) || len(m.Methods) != len(r.Methods) || len(r.Reason) > maxReason+len("…") {
+			t.Fatalf("Normalize = %+v, %+v", r, m)
+		}
+		if again, _, err := Normalize(r, nil); err != nil || !sameRoute(again, r) {
+			t.Fatalf("a normalized request does not normalize to itself: %+v -> %+v, %v", r, again, err)
+		}
+	})
+}

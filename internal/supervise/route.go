@@ -44,6 +44,8 @@ func Normalize(req RouteRequest, redact func(string) string) (RouteRequest, poli
 		return out, policy.Match{}, errors.New("host is an IP address: routes name DNS hosts; IP addresses are never routed")
 	case strings.ContainsAny(host, ":/@ "):
 		return out, policy.Match{}, errors.New("host must be a DNS name alone: no scheme, port, path or user")
+	case !dnsName(host):
+		return out, policy.Match{}, fmt.Errorf("host %q is not a DNS name: labels of a-z, 0-9 and -, joined by dots", host)
 	}
 	out.Host = host
 	if len(req.Paths) > maxPaths {
@@ -110,6 +112,18 @@ func Normalize(req RouteRequest, redact func(string) string) (RouteRequest, poli
 	}
 	out.Reason = reason
 	return out, m, nil
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// dnsName reports whether host is a lowercase DNS name.
+func dnsName(host string) bool {
+	for l := range strings.SplitSeq(host, ".") {
+		if !labelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
 }
 
 // Describe is a route request in one line, for a summary: hosts, methods

@@ -223,3 +223,18 @@ func TestParseRouteYAML(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseRouteYAML(f *testing.F) {
+	f.Add([]byte("host: a.example.test\npaths:\n  - {type: prefix, value: /x}\nmethods: [GET]\n"))
+	f.Add([]byte("host: 10.0.0.1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseRouteYAML(data)
+		if err != nil {
+			return
+		}
+		again, err := ParseRouteYAML(RouteYAML(r))
+		if err != nil || !cmp.Equal(r, again) {
+			t.Fatalf("a valid route does not round-trip: %+v -> %+v, %v", r, again, err)
+		}
+	})
+}

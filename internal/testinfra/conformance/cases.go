@@ -200,6 +200,8 @@ func execStatusAndOutput(t *testing.T, s *suite) {
 		{[]string{"true"}, "", 0},
 		{[]string{"false"}, "", 1},
 		{[]string{"printenv", EnvName}, EnvValue + "\n", 0},
+		// The agent's scratch space: /tmp and its home are writable.
+		{[]string{"sh", "-c", `d=$(mktemp -d) && touch "$d/f" "$HOME/.conformance" && echo writable`}, "writable\n", 0},
 	} {
 		if out, code := s.exec(t, slug, c.cmd...); code != c.wantCode || out != c.out {
 			t.Errorf("Exec(%q) = %d %q, want %d %q", c.cmd, code, out, c.wantCode, c.out)

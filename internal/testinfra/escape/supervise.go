@@ -85,10 +85,19 @@ func (r *superviseRig) shAsync(script string) <-chan string {
 	return done
 }
 
-// pending waits for the bottle's one pending proposal on path's route.
+// pending waits for the bottle's one pending proposal whose summary
+// contains contains.
 func (r *superviseRig) pending(contains string) supervise.Proposal {
 	r.t.Helper()
-	for range 200 {
+	return r.pendingFor(contains, nil)
+}
+
+// pendingFor is pending while the command done reports on runs: a command
+// that ends before its proposal appears fails the test with its output.
+func (r *superviseRig) pendingFor(contains string, done <-chan string) supervise.Proposal {
+	r.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
 		ps, err := r.c.Proposals(r.ctx)
 		if err != nil {
 			r.t.Fatalf("listing the proposals: %v", err)
@@ -98,7 +107,11 @@ func (r *superviseRig) pending(contains string) supervise.Proposal {
 				return p
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case out := <-done:
+			r.t.Fatalf("no pending proposal for %q: the command ended first:\n%s", contains, out)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	r.t.Fatalf("no pending proposal for %q", contains)
 	return supervise.Proposal{}
@@ -393,6 +406,9 @@ const (
 // whose only finding is marked gitleaks:allow lands when approved and
 // leaves the upstream unchanged when rejected.
 func (r *superviseRig) runHolds(t *testing.T) {
+	rig := *r
+	rig.t = t // Its failures are this subtest's.
+	r = &rig
 	repo := r.h.startLiveRepo(t)
 	pol, err := policy.Parse([]byte(holdPolicy))
 	if err != nil {
@@ -405,7 +421,7 @@ func (r *superviseRig) runHolds(t *testing.T) {
 	post := "curl -sS --max-time 120 -o /dev/null -w '%{http_code}' -X POST --data 'token=" + heldToken + "' https://" + LiveHost + "/allowed/hold"
 
 	done := r.shAsync(post)
-	p := r.pending("dlp-hold")
+	p := r.pendingFor("dlp-hold", done)
 	if raw, _ := json.Marshal(p); strings.Contains(string(raw), heldToken[4:]) {
 		t.Fatalf("the dlp-hold proposal shows the token: %s", raw)
 	}
@@ -414,7 +430,7 @@ func (r *superviseRig) runHolds(t *testing.T) {
 		t.Errorf("the released request: %s", out)
 	}
 	done = r.shAsync(post)
-	p = r.pending("dlp-hold")
+	p = r.pendingFor("dlp-hold", done)
 	r.decide(p.ID, supervise.Verdict{Reason: "a token", By: "escape-suite"})
 	if out := waitOut(t, done); !strings.HasPrefix(strings.TrimSpace(out), "403") {
 		t.Errorf("the rejected request: %s", out)
@@ -423,11 +439,11 @@ func (r *superviseRig) runHolds(t *testing.T) {
 	url := "http://" + gitgate.Host + "/" + liveRepoName + ".git"
 	git := "git -c user.name=agent -c user.email=agent@example.invalid "
 	push := func(branch string) string {
-		return "set -e; cd $(mktemp -d) && git clone -q " + url + " app && cd app; echo 'KEY = \"" + markedKey + "\"  # gitleaks:allow fixture for the suite' > app.py; " +
+		return "set -e; d=$(mktemp -d); cd \"$d\"; git clone -q " + url + " app && cd app; echo 'KEY = \"" + markedKey + "\"  # gitleaks:allow fixture for the suite' > app.py; " +
 			git + "add app.py; " + git + "commit -q -m " + branch + "; " + git + "push " + url + " HEAD:refs/heads/" + branch + " 2>&1"
 	}
 	done = r.shAsync(push("agent/marked-ok"))
-	p = r.pending("gitleaks-allow")
+	p = r.pendingFor("gitleaks-allow", done)
 	if p.Push == nil || len(p.Push.Findings) != 1 || p.Push.Findings[0].Reason != "fixture for the suite" {
 		t.Errorf("the gitleaks-allow proposal = %+v", p.Push)
 	}
@@ -439,7 +455,7 @@ func (r *superviseRig) runHolds(t *testing.T) {
 		t.Errorf("the approved push did not land:\n%s", out)
 	}
 	done = r.shAsync(push("agent/marked-no"))
-	p = r.pending("gitleaks-allow")
+	p = r.pendingFor("gitleaks-allow", done)
 	r.decide(p.ID, supervise.Verdict{Reason: "not this key", By: "escape-suite"})
 	if out := waitOut(t, done); strings.Contains(out, "exit=0") || !strings.Contains(out, "not this key") || repo.has("agent/marked-no") {
 		t.Errorf("the rejected push:\n%s", out)

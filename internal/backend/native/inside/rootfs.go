@@ -74,6 +74,12 @@ func buildRoot(cfg *Config) error {
 		return err
 	}
 	for _, p := range cfg.Hide {
+		if underFresh(p) {
+			continue // It holds nothing of the host's; hidden, the folder would be the agent's no more.
+		}
+		if filepath.Clean(p) == "/" {
+			return errors.New("cannot hide the root folder: keep the bot-bottle home out of /")
+		}
 		if err := hide(filepath.Join(root, p)); err != nil {
 			return fmt.Errorf("hiding %s: %w", p, err)
 		}
@@ -226,6 +232,13 @@ func workspace(cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// underFresh reports whether p is a fresh folder or in one: nothing of
+// the host's is there to hide.
+func underFresh(p string) bool {
+	top, _, _ := strings.Cut(strings.TrimPrefix(filepath.Clean("/"+p), "/"), "/")
+	return slices.Contains(fresh, top)
 }
 
 // hide makes a path empty: an empty read-only tmpfs over a folder, the
