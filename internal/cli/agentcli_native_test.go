@@ -1,0 +1,225 @@
+//go:build linux
+
+package cli_test
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/agentcli"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/fakeapi"
+)
+
+// fakeAnthropic serves api on a loopback TLS address and points w's
+// bottles at it: the sidecar resolves api.anthropic.com there and trusts
+// its CA, and injects token for the claude bottle's route.
+func fakeAnthropic(t *testing.T, w *world, api *fakeapi.Anthropic, token string) {
+	t.Helper()
+	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, t.TempDir(), "api.anthropic.com")
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(api)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	w.env = append(w.env, "BOT_BOTTLE_UPSTREAM_CA="+caFile,
+		"BOT_BOTTLE_EGRESS_RESOLVE=api.anthropic.com="+srv.Listener.Addr().String(),
+		"BOT_BOTTLE_CLAUDE_OAUTH_TOKEN="+token)
+}
+
+// claudeAsks runs the real Claude Code headless in a claude bottle: the
+// model calls the request_route tool of the MCP server bot-bottle
+// registered, and the call waits for the operator, for whom decide stands
+// once the proposal is listed. It returns what claude printed, once the
+// model read the decision. The model API saw the real token on every
+// request, never the placeholder.
+func claudeAsks(t *testing.T, decide func(w *world, p supervise.Proposal)) string {
+	t.Helper()
+	claude := agentcli.Bin(t, "claude")
+	w := newNativeWorld(t)
+	token := "sk-ant-oat01-" + strings.Repeat("Q7", 20) // the shape the CLI expects
+	api := &fakeapi.Anthropic{Script: func(r *fakeapi.Request) fakeapi.Turn {
+		if len(r.ToolResults) == 0 {
+			return fakeapi.Turn{Tool: "__request_route", Input: map[string]any{
+				"host": "docs.example.test", "paths": []map[string]string{{"type": "prefix", "value": "/api/"}},
+				"methods": []string{"GET"}, "reason": "read the API reference",
+			}}
+		}
+		return fakeapi.Turn{Text: "RESULT " + r.ToolResults[len(r.ToolResults)-1]}
+	}}
+	fakeAnthropic(t, w, api, token)
+	w.writeManifest("agents", "asker", "---\nbottle: claude\n---\nAsk for a route before you use a new host.\n")
+
+	cmd := w.cmd("start", "asker", "--yes", "--", claude, "-p", "Read the API reference at docs.example.test")
+	out := &backendtest.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+
+	var p supervise.Proposal
+	deadline := time.Now().Add(3 * time.Minute)
+	for p.ID == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("claude ended before it asked (%v):\n%s", err, out)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no proposal from claude:\n%s", out)
+		}
+		list, code := w.run("supervise", "list", "--json")
+		var ps []supervise.Proposal
+		if code != 0 || json.Unmarshal([]byte(list), &ps) != nil {
+			continue // the bottle is still starting
+		}
+		for _, q := range ps {
+			if q.Kind == supervise.KindRoute {
+				p = q
+			}
+		}
+	}
+	if p.Route == nil || p.Route.Host != "docs.example.test" || p.Reason != "read the API reference" {
+		t.Fatalf("the proposal = %+v, want claude's request for docs.example.test", p)
+	}
+	decide(w, p)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("claude: %v\n%s", err, out)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("claude did not end after the decision:\n%s", out)
+	}
+	t.Logf("claude:\n%s", out)
+	reqs := api.Requests()
+	for _, r := range reqs {
+		t.Logf("model API: %s tools=%d results=%q", r.Path, len(r.Tools), r.ToolResults)
+	}
+	if len(reqs) < 2 {
+		t.Fatalf("the model API saw %d request(s), want the call and the answer", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Authorization != "Bearer "+token {
+			t.Errorf("%s reached the model API with Authorization %q, want the real token", r.Path, r.Authorization)
+		}
+		if strings.Contains(r.Body, token) {
+			t.Errorf("the real token is in a request body to %s", r.Path)
+		}
+	}
+	return out.String()
+}
+
+// requireAll fails t unless out holds every one of wants.
+func requireAll(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("claude's answer lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestNativeClaudeAsksOverMCP: approved with the CLI.
+func TestNativeClaudeAsksOverMCP(t *testing.T) {
+	out := claudeAsks(t, func(w *world, p supervise.Proposal) {
+		if msg, code := w.run("supervise", "approve", p.ID, "--notes", "the reference only"); code != 0 {
+			t.Fatalf("approve: exit %d\n%s", code, msg)
+		}
+	})
+	requireAll(t, out, "RESULT", `"status":"approved"`, "the reference only", `"host":"docs.example.test"`)
+}
+
+// TestNativeClaudeRejectedInTheTUI: the operator rejects in the view of
+// bot-bottle supervise, on a real terminal.
+func TestNativeClaudeRejectedInTheTUI(t *testing.T) {
+	out := claudeAsks(t, func(w *world, p supervise.Proposal) {
+		tui := w.cmd("supervise")
+		tty, err := pty.StartWithSize(tui, &pty.Winsize{Rows: 40, Cols: 160})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tty.Close()
+		screen := &backendtest.SyncBuffer{}
+		go func() { _, _ = io.Copy(screen, tty) }()
+		waitScreen := func(s string) {
+			t.Helper()
+			deadline := time.Now().Add(time.Minute)
+			for !strings.Contains(screen.String(), s) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the supervise view never showed %q:\n%q", s, screen.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		waitScreen(p.ID)
+		for _, keys := range []string{"r", "use the internal mirror", "\r"} {
+			if _, err := tty.Write([]byte(keys)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		waitScreen("rejected")
+		if _, err := tty.Write([]byte("q")); err != nil {
+			t.Fatal(err)
+		}
+		if err := tui.Wait(); err != nil {
+			t.Fatalf("bot-bottle supervise: %v\n%q", err, screen.String())
+		}
+	})
+	requireAll(t, out, "RESULT", `"status":"rejected"`, "use the internal mirror")
+	if strings.Contains(out, `"route"`) {
+		t.Errorf("a rejection granted a route:\n%s", out)
+	}
+}
+
+// TestNativeCodexReadsTheMCPConfig checks that the real Codex reads the
+// MCP server bot-bottle registers, with the timeouts bot-bottle sets.
+func TestNativeCodexReadsTheMCPConfig(t *testing.T) {
+	codex := agentcli.Bin(t, "codex")
+	w := newNativeWorld(t)
+	w.env = append(w.env, "OPENAI_API_KEY=sk-test-"+strings.Repeat("k", 20))
+	w.writeManifest("agents", "coder", "---\nbottle: codex\n---\nWork.\n")
+	out, code := w.run("start", "coder", "--yes", "--", codex, "mcp", "get", "bot-bottle", "--json")
+	if code != 0 {
+		t.Fatalf("codex mcp get: exit %d\n%s", code, out)
+	}
+	i := strings.Index(out, "\n{\n") // after the preflight
+	if i < 0 {
+		t.Fatalf("no JSON from codex mcp get:\n%s", out)
+	}
+	var got struct {
+		Enabled   bool `json:"enabled"`
+		Transport struct {
+			Type string `json:"type"`
+			URL  string `json:"url"`
+		} `json:"transport"`
+		StartupTimeoutSec float64 `json:"startup_timeout_sec"`
+		ToolTimeoutSec    float64 `json:"tool_timeout_sec"`
+	}
+	if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(&got); err != nil {
+		t.Fatalf("reading codex mcp get: %v\n%s", err, out)
+	}
+	if !got.Enabled || got.Transport.Type != "streamable_http" || got.Transport.URL != "http://_egress.local/mcp" || got.ToolTimeoutSec < 600 || got.StartupTimeoutSec < 20 {
+		t.Fatalf("codex reads bot-bottle's MCP server as %+v\n%s", got, out)
+	}
+}
