@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -19,17 +20,23 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/fakeapi"
 )
 
-// fakeAnthropic serves api on a loopback TLS address and points w's
+// fakeAnthropic serves api with TLS on addr (host:0) and points w's
 // bottles at it: the sidecar resolves api.anthropic.com there and trusts
 // its CA, and injects token for the claude bottle's route.
-func fakeAnthropic(t *testing.T, w *world, api *fakeapi.Anthropic, token string) {
+func fakeAnthropic(t *testing.T, w *world, api *fakeapi.Anthropic, token, addr string) {
 	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, t.TempDir(), "api.anthropic.com")
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(api)
+	_ = srv.Listener.Close()
+	srv.Listener = ln
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -38,16 +45,15 @@ func fakeAnthropic(t *testing.T, w *world, api *fakeapi.Anthropic, token string)
 		"BOT_BOTTLE_CLAUDE_OAUTH_TOKEN="+token)
 }
 
-// claudeAsks runs the real Claude Code headless in a claude bottle: the
+// claudeAsks runs the real Claude Code (the claude command) headless in a
+// claude bottle of w, whose bottles reach the model API at fakeAddr: the
 // model calls the request_route tool of the MCP server bot-bottle
 // registered, and the call waits for the operator, for whom decide stands
 // once the proposal is listed. It returns what claude printed, once the
 // model read the decision. The model API saw the real token on every
 // request, never the placeholder.
-func claudeAsks(t *testing.T, decide func(w *world, p supervise.Proposal)) string {
+func claudeAsks(t *testing.T, w *world, claude, fakeAddr string, decide func(w *world, p supervise.Proposal)) string {
 	t.Helper()
-	claude := agentcli.Bin(t, "claude")
-	w := newNativeWorld(t)
 	token := "sk-ant-oat01-" + strings.Repeat("Q7", 20) // the shape the CLI expects
 	api := &fakeapi.Anthropic{Script: func(r *fakeapi.Request) fakeapi.Turn {
 		if len(r.ToolResults) == 0 {
@@ -58,7 +64,7 @@ func claudeAsks(t *testing.T, decide func(w *world, p supervise.Proposal)) strin
 		}
 		return fakeapi.Turn{Text: "RESULT " + r.ToolResults[len(r.ToolResults)-1]}
 	}}
-	fakeAnthropic(t, w, api, token)
+	fakeAnthropic(t, w, api, token, fakeAddr)
 	w.writeManifest("agents", "asker", "---\nbottle: claude\n---\nAsk for a route before you use a new host.\n")
 
 	cmd := w.cmd("start", "asker", "--yes", "--", claude, "-p", "Read the API reference at docs.example.test")
@@ -141,18 +147,26 @@ func requireAll(t *testing.T, out string, wants ...string) {
 
 // TestNativeClaudeAsksOverMCP: approved with the CLI.
 func TestNativeClaudeAsksOverMCP(t *testing.T) {
-	out := claudeAsks(t, func(w *world, p supervise.Proposal) {
+	claude := agentcli.Bin(t, "claude")
+	out := claudeAsks(t, newNativeWorld(t), claude, "127.0.0.1:0", approveByCommand(t))
+	requireAll(t, out, "RESULT", `"status":"approved"`, "the reference only", `"host":"docs.example.test"`)
+}
+
+// approveByCommand approves with bot-bottle supervise approve.
+func approveByCommand(t *testing.T) func(w *world, p supervise.Proposal) {
+	return func(w *world, p supervise.Proposal) {
+		t.Helper()
 		if msg, code := w.run("supervise", "approve", p.ID, "--notes", "the reference only"); code != 0 {
 			t.Fatalf("approve: exit %d\n%s", code, msg)
 		}
-	})
-	requireAll(t, out, "RESULT", `"status":"approved"`, "the reference only", `"host":"docs.example.test"`)
+	}
 }
 
 // TestNativeClaudeRejectedInTheTUI: the operator rejects in the view of
 // bot-bottle supervise, on a real terminal.
 func TestNativeClaudeRejectedInTheTUI(t *testing.T) {
-	out := claudeAsks(t, func(w *world, p supervise.Proposal) {
+	claude := agentcli.Bin(t, "claude")
+	out := claudeAsks(t, newNativeWorld(t), claude, "127.0.0.1:0", func(w *world, p supervise.Proposal) {
 		tui := w.cmd("supervise")
 		tty, err := pty.StartWithSize(tui, &pty.Winsize{Rows: 40, Cols: 160})
 		if err != nil {

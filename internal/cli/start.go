@@ -51,6 +51,7 @@ terminal, and exit with its status.
 Environment:
   BOT_BOTTLE_BACKEND                backend when --backend is absent (default docker)
   BOT_BOTTLE_BASE_IMAGE             base image of the provider templates
+  BOT_BOTTLE_BUILD_CA               PEM file of CAs an image build trusts (default the host's; none for none)
   BOT_BOTTLE_UPSTREAM_CA            PEM file of a CA the sidecar trusts upstream
   BOT_BOTTLE_EGRESS_RESOLVE         HOST=ADDR:PORT,... names pinned in the sidecar
   BOT_BOTTLE_DOCKER_EGRESS_NETWORK  existing network for the sidecar's egress side`,
@@ -122,6 +123,9 @@ func runStart(ctx context.Context, opts *startOptions) error {
 		HostUID: os.Getuid(), HostGID: os.Getgid(),
 	}
 	lopts.BaseImage, _ = env.LookupEnv("BOT_BOTTLE_BASE_IMAGE")
+	if lopts.BuildCA, err = buildCA(env.LookupEnv); err != nil {
+		return err
+	}
 	if mc, err := env.manifestConfig(); err == nil {
 		lopts.SkillDirs = mc.SkillDirs
 	}

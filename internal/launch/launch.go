@@ -46,6 +46,9 @@ type Options struct {
 	SkillDirs []string
 	// BaseImage overrides the templates' public base image.
 	BaseImage string
+	// BuildCA are PEM certificates an image build trusts besides the
+	// image's own (see provider.WithBuildCA).
+	BuildCA []byte
 	// UpstreamCA and Resolve configure the sidecar's upstream side.
 	UpstreamCA string
 	Resolve    map[string]string

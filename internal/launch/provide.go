@@ -45,6 +45,7 @@ func provide(res *manifest.Resolved, o Options) (*provided, error) {
 	if err != nil {
 		return nil, err
 	}
+	img = provider.WithBuildCA(img, o.BuildCA)
 	var skills []fs.FS
 	for _, dir := range o.SkillDirs {
 		if root, err := os.OpenRoot(dir); err == nil {

@@ -42,6 +42,23 @@ var templates embed.FS
 // turn a template into the first stage of a combined recipe.
 const templateHeader = "ARG BASE_IMAGE=" + DefaultBaseImage + "\nFROM ${BASE_IMAGE}\n"
 
+// BuildCAFile is the build context's file of CAs the templates' npm
+// steps trust (see WithBuildCA); empty, they trust the image's alone.
+const BuildCAFile = "build-ca.pem"
+
+// WithBuildCA is img whose build trusts the PEM certificates pem as well:
+// behind a TLS-intercepting proxy, npm in the build needs its CA. They are
+// part of the image's content, so of its tag.
+func WithBuildCA(img backend.Image, pem []byte) backend.Image {
+	ctx := maps.Clone(img.Context)
+	if ctx == nil {
+		ctx = map[string][]byte{}
+	}
+	ctx[BuildCAFile] = pem
+	img.Context = ctx
+	return img
+}
+
 // Template returns the text of a built-in Dockerfile template.
 func Template(name string) (string, error) {
 	if !slices.Contains(manifest.Templates, name) {
@@ -80,7 +97,8 @@ func Recipe(template, dockerfile, baseImage string) (backend.Image, error) {
 	if baseImage == "" {
 		baseImage = DefaultBaseImage
 	}
-	img := backend.Image{Name: ImagePrefix + template, Dockerfile: text, BuildArgs: map[string]string{ArgBaseImage: baseImage}}
+	img := backend.Image{Name: ImagePrefix + template, Dockerfile: text, BuildArgs: map[string]string{ArgBaseImage: baseImage},
+		Context: map[string][]byte{BuildCAFile: nil}}
 	if strings.TrimSpace(dockerfile) == "" {
 		return img, nil
 	}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -90,7 +91,10 @@ func TestTemplates(t *testing.T) {
 			if m := buildKitOnly.FindString(text); m != "" {
 				t.Errorf("template uses BuildKit-only syntax %q", m)
 			}
-			if strings.Contains(strings.ToLower(text), "ca.crt") || strings.Contains(text, "COPY") || strings.Contains(text, "ADD ") {
+			// The build's CAs alone come in: per-bottle content (the
+			// sidecar's CA among it) is provisioned at start.
+			rest := strings.ReplaceAll(text, "COPY "+BuildCAFile+" /usr/local/share/bot-bottle/build-ca.pem\n", "")
+			if strings.Contains(strings.ToLower(rest), "ca.crt") || strings.Contains(rest, "COPY") || strings.Contains(rest, "ADD ") {
 				t.Errorf("template copies files in; per-bottle content is provisioned at start")
 			}
 		})
@@ -112,7 +116,7 @@ func TestRecipe(t *testing.T) {
 				t.Fatal(err)
 			}
 			text, _ := Template(tc.template)
-			want := backend.Image{Name: "bot-bottle-agent-" + tc.template, Dockerfile: text, BuildArgs: map[string]string{"BASE_IMAGE": tc.wantBase}}
+			want := backend.Image{Name: "bot-bottle-agent-" + tc.template, Dockerfile: text, BuildArgs: map[string]string{"BASE_IMAGE": tc.wantBase}, Context: map[string][]byte{BuildCAFile: nil}}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Recipe(%q, \"\", %q) mismatch (-want +got):\n%s", tc.template, tc.base, diff)
 			}
@@ -176,7 +180,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends golang && rm -r
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := backend.Image{Name: "bot-bottle-agent-pi", Dockerfile: standalone, BuildArgs: map[string]string{"BASE_IMAGE": DefaultBaseImage}}
+	want := backend.Image{Name: "bot-bottle-agent-pi", Dockerfile: standalone, BuildArgs: map[string]string{"BASE_IMAGE": DefaultBaseImage}, Context: map[string][]byte{BuildCAFile: nil}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("standalone dockerfile mismatch (-want +got):\n%s", diff)
 	}
@@ -227,5 +231,23 @@ func TestContentHash(t *testing.T) {
 				t.Errorf("ContentHash did not change: %q", got)
 			}
 		})
+	}
+}
+
+func TestWithBuildCA(t *testing.T) {
+	img, err := Recipe(manifest.TemplateClaude, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	got := WithBuildCA(img, pem)
+	if !bytes.Equal(got.Context[BuildCAFile], pem) {
+		t.Fatalf("build context %s = %q, want the CA", BuildCAFile, got.Context[BuildCAFile])
+	}
+	if img.Context[BuildCAFile] != nil {
+		t.Fatal("WithBuildCA changed the recipe it was given")
+	}
+	if ContentHash(got) == ContentHash(img) {
+		t.Fatal("the build CA is not part of the image's content hash")
 	}
 }

@@ -17,8 +17,12 @@ RUN groupadd --gid 1000 agent \
  && mkdir -p /workspace \
  && chown agent:agent /workspace
 
-ARG CLAUDE_CODE_VERSION=2
-RUN npm install -g --no-fund --no-audit --no-update-notifier "@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}" \
+# The CAs the build trusts besides the image's (BOT_BOTTLE_BUILD_CA; by
+# default the host's): npm behind a TLS-intercepting proxy needs them.
+COPY build-ca.pem /usr/local/share/bot-bottle/build-ca.pem
+ARG CLAUDE_CODE_VERSION=2.1.197
+RUN if [ -s /usr/local/share/bot-bottle/build-ca.pem ]; then export NODE_EXTRA_CA_CERTS=/usr/local/share/bot-bottle/build-ca.pem; fi \
+ && npm install -g --no-fund --no-audit --no-update-notifier "@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}" \
  && npm cache clean --force
 
 WORKDIR /workspace

@@ -17,8 +17,12 @@ RUN groupadd --gid 1000 agent \
  && mkdir -p /workspace \
  && chown agent:agent /workspace
 
-ARG CODEX_VERSION=0.171
-RUN npm install -g --no-fund --no-audit --no-update-notifier "@openai/codex@${CODEX_VERSION}" \
+# The CAs the build trusts besides the image's (BOT_BOTTLE_BUILD_CA; by
+# default the host's): npm behind a TLS-intercepting proxy needs them.
+COPY build-ca.pem /usr/local/share/bot-bottle/build-ca.pem
+ARG CODEX_VERSION=0.171.0
+RUN if [ -s /usr/local/share/bot-bottle/build-ca.pem ]; then export NODE_EXTRA_CA_CERTS=/usr/local/share/bot-bottle/build-ca.pem; fi \
+ && npm install -g --no-fund --no-audit --no-update-notifier "@openai/codex@${CODEX_VERSION}" \
  && npm cache clean --force
 
 WORKDIR /workspace

