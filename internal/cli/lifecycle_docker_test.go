@@ -396,8 +396,9 @@ func TestPickerConfirmAndDryRun(t *testing.T) {
 	w := newWorld(t)
 	// No agent named: a picker; then the question, answered no.
 	term := w.onTerminal("start")
-	term.expect("Start which agent?")
-	term.send("1\n")
+	// init's agents: claude, codex, example.
+	term.expect("Start which agent? [1-3]")
+	term.send("3\n")
 	term.expect("Start this bottle? [y/N]")
 	term.send("n\n")
 	if code := term.exit(); code != 0 || !strings.Contains(term.out.String(), "not started") {

@@ -34,7 +34,8 @@ Problems are printed as FILE:LINE:COL: message, all of them at once. Secret
 values are never needed: an unset token variable is a warning, an unset
 ${VAR} used in env is an error.
 
-Exit status: 0 when every manifest is valid, 1 otherwise.`,
+Exit status: 0 when every manifest is valid, 1 otherwise (none found is
+not valid).`,
 		Example: "  bot-bottle validate\n  bot-bottle validate ~/.bot-bottle/bottles/dev.md",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
@@ -68,6 +69,16 @@ func runValidate(opts *validateOptions) error {
 	io := opts.env.IO
 	if printDiags(io.ErrOut, ds) {
 		return SilentError{Code: ExitError}
+	}
+	if count == 0 {
+		if len(opts.Paths) > 0 {
+			return fmt.Errorf("no manifest in %s: name manifest files, a bottles/ or agents/ folder, or a home", strings.Join(opts.Paths, ", "))
+		}
+		home, err := opts.env.Home()
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("no manifests to validate: %s holds no bottles or agents; run bot-bottle init, or name a PATH", home)
 	}
 	fmt.Fprintf(io.Out, "%d manifest(s) valid\n", count)
 	return nil

@@ -15,7 +15,7 @@ func TestWriteValidAndNeverOverwrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"agents/example.md", "bottles/claude.md", "bottles/codex.md", "bottles/pi.md", "bottles/shell.md"}
+	want := []string{"agents/claude.md", "agents/codex.md", "agents/example.md", "bottles/claude.md", "bottles/codex.md", "bottles/pi.md", "bottles/shell.md"}
 	slices.Sort(res.Created)
 	if !slices.Equal(res.Created, want) || len(res.Kept) != 0 {
 		t.Fatalf("first Write = %+v, want created %v", res, want)
@@ -30,8 +30,10 @@ func TestWriteValidAndNeverOverwrites(t *testing.T) {
 			t.Errorf("scaffolded manifest invalid: %s", d)
 		}
 	}
-	if _, ds := ix.Resolve("example", nil); ds.HasErrors() {
-		t.Errorf("example agent does not resolve: %v", ds)
+	for _, agent := range []string{"example", "claude", "codex"} {
+		if _, ds := ix.Resolve(agent, nil); ds.HasErrors() {
+			t.Errorf("agent %s does not resolve: %v", agent, ds)
+		}
 	}
 
 	mine := filepath.Join(home, "bottles", "shell.md")

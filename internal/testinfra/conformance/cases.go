@@ -27,6 +27,7 @@ const (
 	CaseAttachStatus         = "AttachReturnsStatus"
 	CaseAttachOutput         = "AttachReplaysOutput"
 	CaseExec                 = "ExecStatusAndOutput"
+	CaseScratch              = "ScratchWritable"
 	CaseLogs                 = "LogsNameSidecar"
 	CaseResume               = "ResumeAfterStop"
 	CaseOwnerKilled          = "OwnerKilled"
@@ -51,6 +52,7 @@ var cases = []struct {
 	{CaseAttachStatus, attachStatus},
 	{CaseAttachOutput, attachOutput},
 	{CaseExec, execStatusAndOutput},
+	{CaseScratch, scratchWritable},
 	{CaseLogs, logsNameSidecar},
 	{CaseResume, resume},
 	{CaseOwnerKilled, ownerKilled},
@@ -200,12 +202,22 @@ func execStatusAndOutput(t *testing.T, s *suite) {
 		{[]string{"true"}, "", 0},
 		{[]string{"false"}, "", 1},
 		{[]string{"printenv", EnvName}, EnvValue + "\n", 0},
-		// The agent's scratch space: /tmp and its home are writable.
-		{[]string{"sh", "-c", `d=$(mktemp -d) && touch "$d/f" "$HOME/.conformance" && echo writable`}, "writable\n", 0},
 	} {
 		if out, code := s.exec(t, slug, c.cmd...); code != c.wantCode || out != c.out {
 			t.Errorf("Exec(%q) = %d %q, want %d %q", c.cmd, code, out, c.wantCode, c.out)
 		}
+	}
+	s.stop(t, s.b, slug)
+}
+
+// scratchWritable: the agent's scratch space, /tmp and its home, is
+// writable (a hidden host path must not take it away).
+func scratchWritable(t *testing.T, s *suite) {
+	slug := s.slug()
+	s.start(t, s.b, s.spec(t, slug))
+	cmd := []string{"sh", "-c", `d=$(mktemp -d) && touch "$d/f" "$HOME/.conformance" && echo writable`}
+	if out, code := s.exec(t, slug, cmd...); code != 0 || out != "writable\n" {
+		t.Errorf("Exec(%q) = %d %q, want 0 %q", cmd, code, out, "writable\n")
 	}
 	s.stop(t, s.b, slug)
 }

@@ -20,6 +20,7 @@ func TestConformance(t *testing.T) {
 		Lacks: map[string]string{
 			conformance.CaseSecondStartElsewhere: "instances share nothing: each is its own in-memory host",
 			conformance.CaseDetachedElsewhere:    "instances share nothing: each is its own in-memory host",
+			conformance.CaseScratch:              "a fake bottle has no file system",
 		},
 	})
 }

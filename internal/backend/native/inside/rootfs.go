@@ -74,8 +74,11 @@ func buildRoot(cfg *Config) error {
 		return err
 	}
 	for _, p := range cfg.Hide {
-		if underFresh(p) {
-			continue // It holds nothing of the host's; hidden, the folder would be the agent's no more.
+		if isFresh(p) {
+			// It holds nothing of the host's; hidden, the folder would
+			// be the agent's no more. A host path bound below one (the
+			// workspace) is still hidden.
+			continue
 		}
 		if filepath.Clean(p) == "/" {
 			return errors.New("cannot hide the root folder: keep the bot-bottle home out of /")
@@ -234,11 +237,9 @@ func workspace(cfg *Config) error {
 	return nil
 }
 
-// underFresh reports whether p is a fresh folder or in one: nothing of
-// the host's is there to hide.
-func underFresh(p string) bool {
-	top, _, _ := strings.Cut(strings.TrimPrefix(filepath.Clean("/"+p), "/"), "/")
-	return slices.Contains(fresh, top)
+// isFresh reports whether p is one of the fresh top-level folders.
+func isFresh(p string) bool {
+	return slices.Contains(fresh, strings.TrimPrefix(filepath.Clean("/"+p), "/"))
 }
 
 // hide makes a path empty: an empty read-only tmpfs over a folder, the
