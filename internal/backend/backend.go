@@ -72,6 +72,10 @@ type Backend interface {
 	// Attach connects stdio to the main command of a started bottle and
 	// returns its exit status once it ends. When ctx ends first, Attach
 	// detaches and returns ctx's error; the bottle keeps running.
+	// Without a terminal, the first Attach to a foreground bottle feeds
+	// the command's stdin from Stdin and closes it at Stdin's end, or at
+	// once when Stdin is nil; a detached bottle's command has a closed
+	// stdin.
 	Attach(ctx context.Context, slug string, s Stdio) (int, error)
 	// Exec runs another command in a started bottle as the agent user and
 	// returns its exit status.
@@ -99,6 +103,10 @@ type Features struct {
 	Isolation string
 	// Notes are degradations the operator should know about.
 	Notes []string
+	// OwnsWorkspace says the agent writes a mounted workspace as its
+	// owner whoever runs bot-bottle (an idmapped mount); otherwise as the
+	// spec's User.
+	OwnsWorkspace bool
 }
 
 // Spec is everything a backend needs to start one bottle.
@@ -167,7 +175,7 @@ type Spec struct {
 
 // Stdio is what Attach connects to a bottle's main command.
 type Stdio struct {
-	// Stdin, when set, is copied to the command.
+	// Stdin, when set, is copied to the command (see Backend.Attach).
 	Stdin  io.Reader
 	Stdout io.Writer
 	// Stderr receives the command's standard error unless TTY.

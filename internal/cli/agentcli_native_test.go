@@ -67,7 +67,13 @@ func claudeAsks(t *testing.T, w *world, claude, fakeAddr string, decide func(w *
 	fakeAnthropic(t, w, api, token, fakeAddr)
 	w.writeManifest("agents", "asker", "---\nbottle: claude\n---\nAsk for a route before you use a new host.\n")
 
-	cmd := w.cmd("start", "asker", "--yes", "--", claude, "-p", "Read the API reference at docs.example.test")
+	const prompt = "Read the API reference at docs.example.test"
+	args := []string{"start", "asker", "--yes", "--", claude, "-p", prompt}
+	if claude == "claude" {
+		// The image's own CLI: the provider's headless run, named.
+		args = []string{"start", "asker", "--headless", "--prompt", prompt, "--label", "asker run"}
+	}
+	cmd := w.cmd(args...)
 	out := &backendtest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -133,15 +133,23 @@ func newResumeCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if r.Running {
+				if opts.Headless {
+					return fmt.Errorf("bottle %s is running, and its agent cannot take a new prompt; 'bot-bottle attach %s' connects to it", slug, slug)
+				}
 				return commandStatus(attach(cmd.Context(), env, r.Backend, slug, env.IO.IsTerminal()))
 			}
 			rec := r.Record
 			opts.Agent, opts.Bottles, opts.Backend, opts.Command, opts.slug = rec.Agent, rec.Bottles, rec.Backend, rec.Command, slug
+			opts.Label, opts.Color = rec.Label, rec.Color
+			if err := opts.checkHeadless(); err != nil {
+				return err
+			}
 			return runStart(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "start without asking")
 	cmd.Flags().BoolVar(&opts.AllowUnenforcedLimits, "allow-unenforced-limits", false, "start even where the bottle's resources (cpus, memory, pids) cannot be enforced")
+	opts.headlessFlags(cmd)
 	return cmd
 }
 
@@ -176,7 +184,11 @@ func newListActiveCmd(env *Env) *cobra.Command {
 				if in.Orphan {
 					state += " (orphan)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Slug, in.Agent, strings.Join(in.Bottles, "+"), in.Backend, state, time.Since(in.Created).Round(time.Second))
+				agent := in.Agent
+				if in.Label != "" {
+					agent = fmt.Sprintf("%s (%s)", paint(in.Label, in.Color, ios.ColorEnabled()), in.Agent)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Slug, agent, strings.Join(in.Bottles, "+"), in.Backend, state, time.Since(in.Created).Round(time.Second))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -193,9 +205,10 @@ func newListActiveCmd(env *Env) *cobra.Command {
 
 func newCleanupCmd(env *Env) *cobra.Command {
 	var yes bool
+	var keep time.Duration
 	cmd := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Remove orphaned bottles of every backend: one plan, one question",
+		Short: "Remove orphaned bottles of every backend, and old state of ended ones: one plan, one question",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -204,7 +217,7 @@ func newCleanupCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, errs := m.PlanCleanup(ctx)
+			plan, errs := m.PlanCleanup(ctx, keep)
 			if plan.Empty() {
 				fmt.Fprintln(ios.ErrOut, "nothing to clean up")
 				return errors.Join(errs...)
@@ -217,6 +230,9 @@ func newCleanupCmd(env *Env) *cobra.Command {
 				for _, k := range rec.DeployKeys {
 					fmt.Fprintf(ios.ErrOut, "  %s: deploy key %d of %s/%s at %s (repository %s)\n", rec.Slug, k.ID, k.Owner, k.Name, k.API, k.Repo)
 				}
+			}
+			for _, f := range plan.Expired {
+				fmt.Fprintf(ios.ErrOut, "  %s: state folder and audit log (ended, last written %s ago)\n", f.Record.Slug, time.Since(f.Touched).Round(time.Hour))
 			}
 			if !yes {
 				if !ios.IsTerminal() {
@@ -231,5 +247,6 @@ func newCleanupCmd(env *Env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking")
+	cmd.Flags().DurationVar(&keep, "keep-state", lifecycle.DefaultKeepState, "keep the state folder (record for resume, audit log) of an ended bottle this long after its last write; -1s keeps all")
 	return cmd
 }

@@ -255,8 +255,16 @@ func TestWorkspaceMountAndCopy(t *testing.T) {
 	// agent takes the operator's ids, except for root, which it never is:
 	// a root operator's tree must then be writable for the agent user.
 	if os.Getuid() == 0 {
+		// Without that, the preflight warns.
+		const warning = "warning: the agent (uid 1000) cannot write " // the image's node user
+		if out, code := w.run("start", "example", "--dry-run"); code != 0 || !strings.Contains(out, warning) {
+			t.Fatalf("dry run as root, workspace 0755: %d, want a warning %q:\n%s", code, warning, out)
+		}
 		if err := os.Chmod(w.ws, 0o777); err != nil {
 			t.Fatal(err)
+		}
+		if out, _ := w.run("start", "example", "--dry-run"); strings.Contains(out, warning) {
+			t.Fatalf("dry run, workspace 0777, warns:\n%s", out)
 		}
 	}
 	out, code := w.run("start", "example", "--yes", "--", "sh", "-c", "cat /workspace/from-host.txt && echo bottle data > /workspace/from-bottle.txt")

@@ -33,6 +33,11 @@ type startOptions struct {
 	// operator.
 	SuperviseTimeout time.Duration
 	Command          []string
+	// Headless runs the agent CLI's one-shot command with Prompt.
+	Headless bool
+	Prompt   string
+	// Label and Color name the bottle for people.
+	Label, Color string
 	// slug, when set, resumes that bottle.
 	slug string
 }
@@ -46,7 +51,13 @@ func newStartCmd(env *Env) *cobra.Command {
 agent's CLI attached to this terminal. Everything is removed when it exits.
 
 With -- CMD..., run CMD in the bottle instead of the agent's CLI, without a
-terminal, and exit with its status.
+terminal, and exit with its status. Without a terminal, CMD reads this
+command's standard input; its end closes CMD's.
+
+With --headless --prompt TEXT, run the agent's CLI once with TEXT (claude -p,
+codex exec, pi -p, bash -lc), without pickers or a question: the preflight
+goes to standard error, the agent's output to standard output, and the exit
+status is the agent's.
 
 Environment:
   BOT_BOTTLE_BACKEND                backend when --backend is absent (default docker)
@@ -70,6 +81,9 @@ Environment:
 			if len(args) == 1 {
 				opts.Agent = args[0]
 			}
+			if err := opts.checkHeadless(); err != nil {
+				return err
+			}
 			return runStart(cmd.Context(), opts)
 		},
 	}
@@ -81,7 +95,43 @@ Environment:
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "leave the bottle running in the background; see attach and stop")
 	f.BoolVar(&opts.AllowUnenforcedLimits, "allow-unenforced-limits", false, "start even where the bottle's resources (cpus, memory, pids) cannot be enforced")
 	f.DurationVar(&opts.SuperviseTimeout, "supervise-timeout", supervise.DefaultTimeout, "how long the agent's requests to the operator (bot-bottle supervise) wait before they expire, refused")
+	opts.headlessFlags(cmd)
+	f.StringVar(&opts.Label, "label", "", "a name for the bottle, shown by list active and given to the agent CLI where it shows one (claude --name)")
+	f.StringVar(&opts.Color, "color", "", "the label's color in list active: "+strings.Join(colorNames(), ", "))
 	return cmd
+}
+
+// headlessFlags adds --headless and --prompt to cmd (start, resume).
+func (opts *startOptions) headlessFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&opts.Headless, "headless", false, "run the agent CLI once with --prompt, without pickers or questions, its output on stdout")
+	cmd.Flags().StringVar(&opts.Prompt, "prompt", "", "the prompt of a --headless run")
+}
+
+// checkHeadless checks the flags of a headless run, which asks nothing:
+// the agent is named and the start confirmed.
+func (opts *startOptions) checkHeadless() error {
+	if err := checkLabel(opts.Label); err != nil {
+		return err
+	}
+	if err := checkColor(opts.Color); err != nil {
+		return err
+	}
+	switch {
+	case !opts.Headless && opts.Prompt != "":
+		return flagErrorf("--prompt needs --headless")
+	case !opts.Headless:
+		return nil
+	case strings.TrimSpace(opts.Prompt) == "":
+		return flagErrorf("--headless needs --prompt TEXT: what the agent is asked to do")
+	case len(opts.Command) > 0:
+		return flagErrorf("--headless runs the agent CLI; -- CMD runs another command: give one of them")
+	case opts.Detach:
+		return flagErrorf("--headless runs in the foreground, its output on stdout; drop --detach")
+	case opts.Agent == "":
+		return flagErrorf("name the agent to start: bot-bottle start AGENT --headless --prompt TEXT")
+	}
+	opts.Yes = true
+	return nil
 }
 
 func runStart(ctx context.Context, opts *startOptions) error {
@@ -118,9 +168,12 @@ func runStart(ctx context.Context, opts *startOptions) error {
 		LookupEnv: env.LookupEnv, Prompt: env.promptSecret,
 		// The agent CLI gets a terminal when someone is at one, or later
 		// through attach; a command after -- never does.
-		Command: opts.Command, TTY: len(opts.Command) == 0 && (ios.IsTerminal() || opts.Detach),
-		Detached: opts.Detach, Slug: opts.slug,
+		Command: opts.Command, TTY: len(opts.Command) == 0 && !opts.Headless && (ios.IsTerminal() || opts.Detach),
+		Detached: opts.Detach, Slug: opts.slug, Label: opts.Label, Color: opts.Color,
 		HostUID: os.Getuid(), HostGID: os.Getgid(),
+	}
+	if opts.Headless {
+		lopts.HeadlessPrompt = opts.Prompt
 	}
 	lopts.BaseImage, _ = env.LookupEnv("BOT_BOTTLE_BASE_IMAGE")
 	if lopts.BuildCA, err = buildCA(env.LookupEnv); err != nil {
@@ -200,7 +253,10 @@ func runBottle(ctx context.Context, env *Env, be backend.Backend, l *launch.Laun
 func attach(ctx context.Context, env *Env, be backend.Backend, slug string, tty bool) (int, error) {
 	ios := env.IO
 	defer resetTerminal(ios)
-	s := backend.Stdio{Stdout: ios.Out, Stderr: ios.ErrOut, TTY: tty}
+	// Without a terminal, the command reads what is piped in, and a
+	// closed or empty stdin ends its input (codex exec and claude -p
+	// read a stdin that is not a terminal).
+	s := backend.Stdio{Stdin: ios.In, Stdout: ios.Out, Stderr: ios.ErrOut, TTY: tty}
 	if tty {
 		restore, resize, err := rawTerminal(ctx, ios)
 		if err != nil {
@@ -289,6 +345,11 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	default:
 		row("workspace", fmt.Sprintf("%s %s -> %s", ws.Mode, ws.HostPath, ws.Path))
 	}
+	if ws.Mode == backend.WorkspaceMount && !f.OwnsWorkspace {
+		if u := spec.User; !writableBy(ws.HostPath, u.UID, u.GID) {
+			row("", fmt.Sprintf("warning: the agent (uid %d) cannot write %s; start as the folder's owner rather than root, make it writable for uid %d, or set workspace.mode: copy", u.UID, ws.HostPath, u.UID))
+		}
+	}
 	switch {
 	case ws.Mode == backend.WorkspaceCopy:
 		row("protected", "nothing needed: a copied workspace never returns to the host")
@@ -299,7 +360,25 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 		row("protected", "read-only in the bottle: "+l.Protection.Summary())
 		row("", "note: not covered: a repository the agent registers as a submodule, a rebase it leaves in progress (both listed when the bottle ends)")
 	}
-	row("command", strings.Join(spec.Command, " "))
+	if l.Record.Label != "" {
+		row("label", l.Record.Label)
+	}
+	row("command", shellJoin(spec.Command))
+}
+
+// shellJoin writes argv as a shell would read it back: an argument with
+// anything but safe characters in single quotes (a headless prompt has
+// spaces and new lines).
+func shellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+:,./@%") == "" {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
 }
 
 // ask prints a question and reads one line of answer.

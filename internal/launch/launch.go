@@ -57,6 +57,12 @@ type Options struct {
 	Command []string
 	// TTY gives the provider CLI a terminal.
 	TTY bool
+	// HeadlessPrompt, when set, runs the provider CLI's one-shot command
+	// with it, without a terminal (start --headless).
+	HeadlessPrompt string
+	// Label and Color name the bottle for people: list active shows them,
+	// and a CLI that can show a session name gets the label.
+	Label, Color string
 	// Detached bottles have no owner process.
 	Detached bool
 	// Slug, when set, reuses a slug (resume); else a new one is minted.
@@ -92,6 +98,12 @@ type Record struct {
 	Command   []string  `json:"command,omitempty"`
 	Detached  bool      `json:"detached"`
 	CreatedAt time.Time `json:"created_at"`
+	// Headless says the provider CLI ran one prompt (start --headless);
+	// the prompt itself is not kept.
+	Headless bool `json:"headless,omitempty"`
+	// Label and Color are the operator's names for the bottle.
+	Label string `json:"label,omitempty"`
+	Color string `json:"color,omitempty"`
 	// Mounted says the workspace Cwd was mounted: what the agent left
 	// there is checked when the bottle is retired (Leftovers).
 	Mounted bool `json:"mounted,omitempty"`
@@ -204,14 +216,14 @@ func Prepare(o Options) (*Launch, error) {
 			Pids:      b.Resources.Pids.V,
 		},
 		Command:  p.command,
-		TTY:      o.TTY && len(o.Command) == 0,
+		TTY:      o.TTY && len(o.Command) == 0 && o.HeadlessPrompt == "",
 		Detached: o.Detached,
 		OwnerPID: os.Getpid(),
 	}
 	rec := Record{
 		Slug: slug, Agent: res.Agent.Name, Bottles: res.Bottles, Backend: o.Backend,
 		Cwd: o.Cwd, Command: o.Command, Detached: o.Detached, CreatedAt: time.Now().UTC(),
-		Mounted: ws.Mode == manifest.WorkspaceMount,
+		Mounted: ws.Mode == manifest.WorkspaceMount, Headless: o.HeadlessPrompt != "", Label: o.Label, Color: o.Color,
 	}
 	return &Launch{Spec: spec, Policy: pol, Record: rec, Protection: prot, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
 }

@@ -53,10 +53,13 @@ func provide(res *manifest.Resolved, o Options) (*provided, error) {
 		}
 	}
 	plan, err := provider.Provision(res, provider.Options{
-		SkillDirs:   skills,
-		LookupEnv:   o.LookupEnv,
-		Prompt:      o.Prompt,
-		GitRewrites: gitRewrites(b),
+		SkillDirs:      skills,
+		LookupEnv:      o.LookupEnv,
+		Prompt:         o.Prompt,
+		GitRewrites:    gitRewrites(b),
+		Headless:       o.HeadlessPrompt != "",
+		HeadlessPrompt: o.HeadlessPrompt,
+		Label:          o.Label,
 	})
 	if err != nil {
 		return nil, err

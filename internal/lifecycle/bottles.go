@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/launch"
@@ -16,6 +17,9 @@ type Bottle struct {
 	backend.Instance
 	// Orphan says it has lost its owner (Orphaned).
 	Orphan bool `json:"orphan"`
+	// Label and Color are the operator's names for it, from its record.
+	Label string `json:"label,omitempty"`
+	Color string `json:"color,omitempty"`
 }
 
 // Orphaned reports whether a bottle has lost its owner. A foreground
@@ -40,7 +44,7 @@ func (m *Manager) Find(ctx context.Context, be backend.Backend, slug string) (Bo
 	}
 	for _, in := range list {
 		if in.Slug == slug {
-			return Bottle{in, Orphaned(in)}, true, nil
+			return Bottle{Instance: in, Orphan: Orphaned(in)}, true, nil
 		}
 	}
 	return Bottle{}, false, nil
@@ -49,24 +53,37 @@ func (m *Manager) Find(ctx context.Context, be backend.Backend, slug string) (Bo
 // Active lists the bottles of every registered backend. A backend that
 // cannot list is reported in the errors and the others still are.
 func (m *Manager) Active(ctx context.Context) ([]Bottle, []error) {
+	all, errs, _ := m.active(ctx)
+	return all, errs
+}
+
+// active is Active, and the names of the backends that could not list.
+func (m *Manager) active(ctx context.Context) ([]Bottle, []error, map[string]bool) {
 	var all []Bottle
 	var errs []error
+	failed := map[string]bool{}
 	for _, name := range m.Backends.Names() {
 		be, err := m.Backend(name)
 		if err != nil {
 			errs = append(errs, err)
+			failed[name] = true
 			continue
 		}
 		list, err := be.List(ctx)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			failed[name] = true
 			continue
 		}
 		for _, in := range list {
-			all = append(all, Bottle{in, Orphaned(in)})
+			b := Bottle{Instance: in, Orphan: Orphaned(in)}
+			if rec, err := launch.ReadRecord(m.Home, in.Slug); err == nil {
+				b.Label, b.Color = rec.Label, rec.Color
+			}
+			all = append(all, b)
 		}
 	}
-	return all, errs
+	return all, errs, failed
 }
 
 // CleanupPlan is what cleanup removes.
@@ -76,16 +93,43 @@ type CleanupPlan struct {
 	// Keys are records of removed bottles that still list deploy keys: a
 	// revoke that failed, or a CLI that died before it could revoke.
 	Keys []launch.Record
+	// Expired are the state folders (record, audit log) of ended bottles
+	// last written longer ago than the retention.
+	Expired []launch.StateFolder
 }
 
 // Empty reports a plan with nothing to do.
-func (p CleanupPlan) Empty() bool { return len(p.Orphans) == 0 && len(p.Keys) == 0 }
+func (p CleanupPlan) Empty() bool {
+	return len(p.Orphans) == 0 && len(p.Keys) == 0 && len(p.Expired) == 0
+}
 
-// PlanCleanup finds the orphans of every backend and the deploy keys left
-// by removed bottles. A live bottle's keys are never in the plan.
-func (m *Manager) PlanCleanup(ctx context.Context) (CleanupPlan, []error) {
-	all, errs := m.Active(ctx)
+// DefaultKeepState is how long cleanup keeps an ended bottle's state
+// folder: what resume and the audit log need.
+const DefaultKeepState = 30 * 24 * time.Hour
+
+// minKeepState protects the state of a bottle that is starting: its
+// record is written before any backend lists it.
+const minKeepState = time.Minute
+
+// PlanCleanup finds the orphans of every backend, the deploy keys left by
+// removed bottles, and the state folders of ended bottles untouched for
+// keepState (at least a minute; negative keeps them all). A live
+// bottle's keys and state are never in the plan, nor the state of a
+// bottle whose backend cannot list.
+func (m *Manager) PlanCleanup(ctx context.Context, keepState time.Duration) (CleanupPlan, []error) {
+	all, errs, failed := m.active(ctx)
 	var p CleanupPlan
+	if keepState >= 0 {
+		keepState = max(keepState, minKeepState)
+		for _, f := range launch.StateFolders(m.Home) {
+			rec := f.Record
+			listed := slices.ContainsFunc(all, func(b Bottle) bool { return b.Slug == rec.Slug })
+			if listed || failed[rec.Backend] || len(rec.DeployKeys) > 0 || time.Since(f.Touched) < keepState {
+				continue
+			}
+			p.Expired = append(p.Expired, f)
+		}
+	}
 	for _, b := range all {
 		if b.Orphan {
 			p.Orphans = append(p.Orphans, b)
@@ -122,6 +166,13 @@ func (m *Manager) Cleanup(ctx context.Context, p CleanupPlan, done func(string))
 			continue
 		}
 		done("removed " + b.Slug)
+	}
+	for _, f := range p.Expired {
+		if err := launch.RemoveState(m.Home, f); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done("removed the state of " + f.Record.Slug)
 	}
 	return errors.Join(errs...)
 }

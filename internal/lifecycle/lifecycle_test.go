@@ -79,7 +79,7 @@ func TestCleanupTakesOrphansOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, errs := m.PlanCleanup(ctx)
+	p, errs := m.PlanCleanup(ctx, lifecycle.DefaultKeepState)
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}

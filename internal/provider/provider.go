@@ -52,6 +52,9 @@ type Options struct {
 	// instead of its interactive CLI.
 	Headless       bool
 	HeadlessPrompt string
+	// Label is the operator's name for the bottle; a CLI that shows a
+	// session name gets it.
+	Label string
 	// LookupEnv reads the host environment for ${NAME} env values. Nil
 	// means an empty environment.
 	LookupEnv func(string) (string, bool)
@@ -145,6 +148,9 @@ type provider struct {
 	skills      string
 	interactive []string
 	headless    func(prompt string) []string
+	// name, when set, gives the CLI its session name: flags that go
+	// right after the command's name.
+	name func(label string) []string
 	// configure returns the CLI's own files and environment.
 	configure func(c *setup) ([]backend.File, []backend.EnvVar, error)
 }
@@ -163,7 +169,9 @@ var providers = map[string]provider{
 		skills:      ".claude/skills",
 		interactive: []string{"claude", "--dangerously-skip-permissions"},
 		headless:    func(p string) []string { return []string{"claude", "--dangerously-skip-permissions", "-p", p} },
-		configure:   configureClaude,
+		// Shown in the prompt box, the resume picker and the title.
+		name:      func(l string) []string { return []string{"--name", l} },
+		configure: configureClaude,
 	},
 	manifest.TemplateCodex: {
 		prompt:      ".codex/AGENTS.md",
@@ -216,6 +224,10 @@ func Provision(r *manifest.Resolved, opts Options) (*Plan, error) {
 	if opts.Headless {
 		plan.Headless = p.headless(opts.HeadlessPrompt)
 	}
+	if opts.Label != "" && p.name != nil {
+		plan.Interactive = withName(plan.Interactive, p.name(opts.Label))
+		plan.Headless = withName(plan.Headless, p.name(opts.Label))
+	}
 	if prompt := strings.TrimSpace(r.Agent.Prompt); prompt != "" {
 		plan.Files = append(plan.Files, agentFile(p.prompt, 0o644, []byte(prompt+"\n")))
 	}
@@ -241,6 +253,14 @@ func Provision(r *manifest.Resolved, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// withName puts a CLI's session-name flags right after its name.
+func withName(cmd, flags []string) []string {
+	if len(cmd) == 0 {
+		return cmd
+	}
+	return slices.Concat(cmd[:1], flags, cmd[1:])
 }
 
 // agentFile is an agent-owned file at rel below Home.

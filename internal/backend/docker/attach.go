@@ -20,15 +20,16 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 	}
 	id := agentName(slug)
 	tty := insp.Config.Tty
-	if !tty && s.Stdin == nil {
+	att, early := d.takeEarly(slug)
+	if !tty && !early {
+		// The command's stdin was fed, or closed, by the first attach.
 		return d.follow(ctx, slug, s)
 	}
-	att, early := d.takeEarly(slug)
 	if !early {
 		// Logs replays what the command wrote before we attached, so that a
 		// non-interactive command's output is complete.
 		res, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{
-			Stream: true, Stdin: s.Stdin != nil, Stdout: true, Stderr: true, Logs: !tty,
+			Stream: true, Stdin: s.Stdin != nil, Stdout: true, Stderr: true,
 		})
 		if err != nil {
 			return 0, fmt.Errorf("attaching to bottle %s: %w", slug, err)
@@ -44,7 +45,7 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 			}
 		}()
 	}
-	done := d.pump(att, s, tty)
+	done := d.pump(att, s, tty, !tty)
 	select {
 	case res := <-wait.Result:
 		// The daemon may keep the stream of a command that ended before
@@ -67,14 +68,18 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 }
 
 // pump copies stdin to a hijacked connection and its output to stdout and
-// stderr, demultiplexing unless tty. The returned channel closes when the
+// stderr, demultiplexing unless tty; without a stdin, closeStdin closes
+// the command's. The returned channel closes when the
 // output ends.
-func (d *Driver) pump(h client.HijackedResponse, s backend.Stdio, tty bool) <-chan struct{} {
-	if s.Stdin != nil {
+func (d *Driver) pump(h client.HijackedResponse, s backend.Stdio, tty, closeStdin bool) <-chan struct{} {
+	switch {
+	case s.Stdin != nil:
 		go func() {
 			_, _ = io.Copy(h.Conn, s.Stdin)
 			_ = h.CloseWrite()
 		}()
+	case closeStdin:
+		_ = h.CloseWrite() // The command's stdin closes (StdinOnce).
 	}
 	stdout, stderr := s.Stdout, s.Stderr
 	if stdout == nil {
@@ -134,7 +139,7 @@ func (d *Driver) Exec(ctx context.Context, slug string, e backend.Exec) (int, er
 			}
 		}()
 	}
-	done := d.pump(att.HijackedResponse, e.Stdio, e.TTY)
+	done := d.pump(att.HijackedResponse, e.Stdio, e.TTY, false)
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 
@@ -116,11 +117,16 @@ func checkStatic(bin string) error {
 }
 
 // ImageTag is the tag an agent image recipe is cached under: its name and
-// the digest of everything that goes into the build.
-func ImageTag(img backend.Image) string {
+// the digest of everything that goes into the build, with bases, the ids
+// of the images its *IMAGE build arguments name (baseIDs).
+func ImageTag(img backend.Image, bases map[string]string) string {
 	h := sha256.New()
 	write := func(s string) { _, _ = fmt.Fprintf(h, "%d:%s", len(s), s) }
 	write(img.Dockerfile)
+	for _, k := range sortedKeys(bases) {
+		write("base " + k)
+		write(bases[k])
+	}
 	for _, k := range sortedKeys(img.BuildArgs) {
 		write(k)
 		write(img.BuildArgs[k])
@@ -142,9 +148,43 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // agentImage builds, unless cached, the agent image and returns its tag.
+// A base image pulled or rebuilt since makes a new tag, so a new build.
 func (d *Driver) agentImage(ctx context.Context, img backend.Image, progress io.Writer) (string, error) {
-	tag := ImageTag(img)
+	bases, err := d.baseIDs(ctx, img)
+	if err != nil {
+		return "", err
+	}
+	tag := ImageTag(img, bases)
+	if ok, err := d.imageExists(ctx, tag); ok || err != nil {
+		return tag, err
+	}
+	fmt.Fprintf(progress, "the agent image is not built yet: the first build of a template takes a few minutes (npm installs the agent CLI); later starts reuse it\n")
 	return tag, d.build(ctx, tag, img.Dockerfile, img.Context, img.BuildArgs, progress)
+}
+
+// baseIDs maps each build argument of img whose name ends in IMAGE and
+// whose value names an image the daemon has to that image's id. A base
+// the daemon lacks is left out: the build pulls it by name.
+func (d *Driver) baseIDs(ctx context.Context, img backend.Image) (map[string]string, error) {
+	cli, err := d.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]string{}
+	for k, ref := range img.BuildArgs {
+		if !strings.HasSuffix(k, "IMAGE") || ref == "" {
+			continue
+		}
+		insp, err := cli.ImageInspect(ctx, ref)
+		switch {
+		case err == nil:
+			ids[k] = insp.ID
+		case isNotFound(err) || cerrdefs.IsInvalidArgument(err):
+		default:
+			return nil, fmt.Errorf("inspecting the base image %s: %w", ref, err)
+		}
+	}
+	return ids, nil
 }
 
 // build builds an image with the classic builder unless tag exists.

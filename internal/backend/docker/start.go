@@ -275,15 +275,18 @@ func (d *Driver) createAgent(ctx context.Context, spec *backend.Spec, tag, runti
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: agentName(spec.Slug),
 		Config: &container.Config{
-			Image:        tag,
-			Entrypoint:   []string{},
-			Cmd:          spec.Command,
-			Env:          env,
-			User:         fmt.Sprintf("%d:%d", spec.User.UID, spec.User.GID),
-			WorkingDir:   workdir,
-			Tty:          spec.TTY,
-			OpenStdin:    true,
-			AttachStdin:  true,
+			Image:      tag,
+			Entrypoint: []string{},
+			Cmd:        spec.Command,
+			Env:        env,
+			User:       fmt.Sprintf("%d:%d", spec.User.UID, spec.User.GID),
+			WorkingDir: workdir,
+			Tty:        spec.TTY,
+			// Without a terminal, the first attach feeds stdin and its
+			// end closes it; a detached command's stdin is closed.
+			OpenStdin:    spec.TTY || !spec.Detached,
+			StdinOnce:    !spec.TTY,
+			AttachStdin:  spec.TTY || !spec.Detached,
 			AttachStdout: true,
 			AttachStderr: true,
 			Labels:       labels(spec, backend.RoleAgent),
@@ -306,9 +309,10 @@ func (d *Driver) createAgent(ctx context.Context, spec *backend.Spec, tag, runti
 			return "", err
 		}
 	}
-	if spec.TTY && !spec.Detached {
+	if !spec.Detached {
 		// Someone is about to attach: do it before the start, or the
-		// first screen (a prompt, a TUI's first frame) is lost.
+		// first screen (a prompt, a TUI's first frame) is lost, and
+		// stdin is not fed.
 		att, err := cli.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 		if err != nil {
 			return "", fmt.Errorf("attaching to the agent container: %w", err)
@@ -330,7 +334,9 @@ func (d *Driver) startAgent(ctx context.Context, spec *backend.Spec, id string) 
 		return err
 	}
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		d.takeEarly(spec.Slug)
+		if h, ok := d.takeEarly(spec.Slug); ok {
+			h.Close()
+		}
 		return fmt.Errorf("starting the agent container: %w", err)
 	}
 	return nil

@@ -42,6 +42,14 @@ func (d *Driver) Attach(ctx context.Context, slug string, s backend.Stdio) (int,
 		}
 		go func() { _, _ = io.Copy(stdout, b.tty); copied <- struct{}{} }()
 	default:
+		if in := d.takeStdin(b); in != nil {
+			go func() {
+				if s.Stdin != nil {
+					_, _ = io.Copy(in, s.Stdin)
+				}
+				_ = in.Close()
+			}()
+		}
 		go func() { _, _ = io.Copy(stdout, b.stdout); copied <- struct{}{} }()
 		go func() { _, _ = io.Copy(stderr, b.stderr); copied <- struct{}{} }()
 	}

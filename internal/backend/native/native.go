@@ -96,7 +96,7 @@ func (d *Driver) binary() (string, error) {
 func (d *Driver) Probe(ctx context.Context) (backend.Features, error) {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
-	f := backend.Features{Runtime: "native, Linux " + unix.ByteSliceToString(uts.Release[:])}
+	f := backend.Features{Runtime: "native, Linux " + unix.ByteSliceToString(uts.Release[:]), OwnsWorkspace: true}
 	cmd := exec.CommandContext(ctx, "/bin/true")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET,
@@ -153,9 +153,12 @@ type bottle struct {
 	// otherwise stdout and stderr are the read ends of its pipes.
 	tty            *os.File
 	stdout, stderr *os.File
-	done           chan struct{}
-	status         int
-	control        string
+	// stdin is the write end of the command's stdin, without a terminal
+	// in the foreground, until the first Attach takes it.
+	stdin   *os.File
+	done    chan struct{}
+	status  int
+	control string
 	// cgroup holds the bottle's limits, when they are enforced.
 	cgroup *cgroup.Group
 }
@@ -168,6 +171,15 @@ func (d *Driver) get(slug string) (*bottle, error) {
 		return nil, fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
 	}
 	return b, nil
+}
+
+// takeStdin hands out the write end of b's command's stdin once.
+func (d *Driver) takeStdin(b *bottle) *os.File {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in := b.stdin
+	b.stdin = nil
+	return in
 }
 
 // Stop implements backend.Backend. A bottle of a process that died has
@@ -200,6 +212,9 @@ func (d *Driver) Stop(_ context.Context, slug string) error {
 		if err := b.cgroup.Remove(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if in := d.takeStdin(b); in != nil {
+		_ = in.Close()
 	}
 	for _, f := range []*os.File{b.tty, b.stdout, b.stderr} {
 		if f != nil {

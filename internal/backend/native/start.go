@@ -99,7 +99,7 @@ func (d *Driver) Start(ctx context.Context, spec *backend.Spec, _ io.Writer) (er
 	if b.cgroup, err = d.newGroup(spec.Slug, limitsOf(spec.Resources), dir, spec.AllowUnenforcedLimits); err != nil {
 		return err
 	}
-	goAhead, err := startInit(bin, cfgPath, spec.TTY, nil, b)
+	goAhead, err := startInit(bin, cfgPath, spec.TTY, nil, b, true)
 	if err != nil {
 		return err
 	}
@@ -244,8 +244,10 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 // user namespace, which maps to the operator (and, for a root operator,
 // the agent to an unprivileged host id: see bottleIdentity).
 // size, when set, is the terminal's first size (a detached bottle has
-// no one's terminal to take it from).
-func startInit(bin, cfgPath string, tty bool, size *pty.Winsize, b *bottle) (*os.File, error) {
+// no one's terminal to take it from). feed gives a command without a
+// terminal a stdin pipe for Attach (b.stdin); otherwise its stdin is
+// /dev/null.
+func startInit(bin, cfgPath string, tty bool, size *pty.Winsize, b *bottle, feed bool) (*os.File, error) {
 	cmd := exec.Command(bin, InitRole, cfgPath) //nolint:gosec // G204: our own binary
 	cmd.Env = []string{}
 	readyR, readyW, err := os.Pipe()
@@ -297,13 +299,26 @@ func startInit(bin, cfgPath string, tty bool, size *pty.Winsize, b *bottle) (*os
 			return nil, err
 		}
 		cmd.Stdout, cmd.Stderr = outW, errW
+		var inR, inW *os.File
+		if feed {
+			if inR, inW, err = os.Pipe(); err != nil {
+				return nil, err
+			}
+			cmd.Stdin = inR
+		}
 		err = cmd.Start()
 		_ = outW.Close()
 		_ = errW.Close()
+		if inR != nil {
+			_ = inR.Close()
+		}
 		if err != nil {
+			if inW != nil {
+				_ = inW.Close()
+			}
 			return nil, fmt.Errorf("starting the bottle: %w", err)
 		}
-		b.stdout, b.stderr = outR, errR
+		b.stdout, b.stderr, b.stdin = outR, errR, inW
 	}
 	_ = readyW.Close()
 	b.init = cmd

@@ -147,7 +147,7 @@ func (d *Driver) supervise(ctx context.Context, dir string, p *plan, ready *os.F
 		stop()
 		return 0, err
 	}
-	goAhead, err := startInit(p.Binary, p.InitConfig, p.TTY, detachedSize, b)
+	goAhead, err := startInit(p.Binary, p.InitConfig, p.TTY, detachedSize, b, false)
 	if err != nil {
 		stop()
 		return 0, err

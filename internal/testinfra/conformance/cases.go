@@ -26,6 +26,8 @@ const (
 	CaseAttachContext        = "AttachEndsWithContext"
 	CaseAttachStatus         = "AttachReturnsStatus"
 	CaseAttachOutput         = "AttachReplaysOutput"
+	CaseAttachStdin          = "AttachFeedsStdin"
+	CaseAttachNoStdin        = "AttachClosesStdin"
 	CaseExec                 = "ExecStatusAndOutput"
 	CaseScratch              = "ScratchWritable"
 	CaseLogs                 = "LogsNameSidecar"
@@ -51,6 +53,8 @@ var cases = []struct {
 	{CaseAttachContext, attachContext},
 	{CaseAttachStatus, attachStatus},
 	{CaseAttachOutput, attachOutput},
+	{CaseAttachStdin, attachStdin},
+	{CaseAttachNoStdin, attachNoStdin},
 	{CaseExec, execStatusAndOutput},
 	{CaseScratch, scratchWritable},
 	{CaseLogs, logsNameSidecar},
@@ -186,6 +190,36 @@ func attachOutput(t *testing.T, s *suite) {
 	code, err := s.attach(t, slug, &out)
 	if err != nil || code != 0 || !strings.Contains(out.String(), "conformance main\n") {
 		t.Fatalf("Attach to echo = %d, %v, output %q; want 0, nil, \"conformance main\\n\"", code, err, out.String())
+	}
+	s.stop(t, s.b, slug)
+}
+
+// attachStdin: without a terminal, what the first attach reads reaches
+// the main command, and its end closes the command's stdin (cat ends).
+func attachStdin(t *testing.T, s *suite) {
+	slug := s.slug()
+	s.start(t, s.b, s.spec(t, slug, "cat"))
+	var out backendtest.SyncBuffer
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	code, err := s.b.Attach(ctx, slug, backend.Stdio{Stdin: strings.NewReader("piped\nin\n"), Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 || out.String() != "piped\nin\n" {
+		t.Fatalf("Attach to cat with stdin = %d, %v, output %q; want 0, nil, %q", code, err, out.String(), "piped\nin\n")
+	}
+	s.stop(t, s.b, slug)
+}
+
+// attachNoStdin: without a terminal or a Stdin, the main command's
+// stdin is closed; a command that reads it ends instead of waiting
+// forever (codex exec reads its prompt from a stdin that is not a
+// terminal).
+func attachNoStdin(t *testing.T, s *suite) {
+	slug := s.slug()
+	s.start(t, s.b, s.spec(t, slug, "cat"))
+	var out backendtest.SyncBuffer
+	code, err := s.attach(t, slug, &out)
+	if err != nil || code != 0 || out.String() != "" {
+		t.Fatalf("Attach to cat without stdin = %d, %v, output %q; want 0, nil, \"\"", code, err, out.String())
 	}
 	s.stop(t, s.b, slug)
 }

@@ -169,6 +169,9 @@ func (b *Backend) Start(ctx context.Context, spec *backend.Spec, progress io.Wri
 		return err
 	}
 	stdinR, stdinW := io.Pipe()
+	if cp.Detached && !cp.TTY {
+		_ = stdinW.Close() // No one attaches to feed it.
+	}
 	bt := &bottle{
 		spec: &cp, created: time.Now(), out: newOutput(), stdin: stdinW,
 		stop: make(chan struct{}), done: make(chan struct{}), control: svc, owner: spec.OwnerPID,
@@ -275,11 +278,16 @@ func (b *Backend) Attach(ctx context.Context, slug string, s backend.Stdio) (int
 	if err != nil {
 		return 0, err
 	}
-	if s.Stdin != nil {
+	switch {
+	case s.Stdin != nil:
 		go func() {
 			_, _ = io.Copy(bt.stdin, s.Stdin)
-			_ = bt.stdin.Close()
+			if !bt.spec.TTY {
+				_ = bt.stdin.Close()
+			}
 		}()
+	case !bt.spec.TTY:
+		_ = bt.stdin.Close()
 	}
 	if err := bt.out.follow(ctx, orDiscard(s.Stdout), orDiscard(s.Stderr), bt.spec.TTY || s.TTY); err != nil {
 		return 0, err

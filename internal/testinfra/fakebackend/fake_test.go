@@ -52,6 +52,7 @@ func TestExecInterpreter(t *testing.T) {
 		{"printenvSpec", []string{"printenv", conformance.EnvName}, nil, "", 0, conformance.EnvValue + "\n", ""},
 		{"printenvExec", []string{"printenv", "X"}, []string{"X=1", "X=2"}, "", 0, "2\n", ""},
 		{"printenvUnset", []string{"printenv", "NOPE"}, nil, "", 1, "", ""},
+		{"sleepSeconds", []string{"sleep", "0.01"}, nil, "", 0, "", ""},
 		{"unknown", []string{"curl", "-s"}, nil, "", 127, "", "fake: curl: command not found\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // commands are the argv[0]s the fake interprets.
@@ -21,8 +22,8 @@ const notFound = 127
 const killed = 137
 
 // run interprets argv as a tiny shell would, with env (KEY=VALUE, later
-// entries win) and stdin, and returns its status. sleep blocks until ctx
-// or stop ends; cat copies stdin until EOF.
+// entries win) and stdin, and returns its status. sleep blocks until its
+// seconds pass or ctx or stop ends; cat copies stdin until EOF.
 func run(ctx context.Context, stop <-chan struct{}, argv []string, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(argv) == 0 {
 		fmt.Fprintln(stderr, "fake: no command")
@@ -56,7 +57,16 @@ func run(ctx context.Context, stop <-chan struct{}, argv []string, env []string,
 		}
 		return 0
 	case "sleep":
+		// sleep N ends after N seconds; sleep or sleep infinity, never.
+		var after <-chan time.Time
+		if len(args) > 0 {
+			if n, err := strconv.ParseFloat(args[0], 64); err == nil && n >= 0 && n < 1e6 {
+				after = time.After(time.Duration(n * float64(time.Second)))
+			}
+		}
 		select {
+		case <-after:
+			return 0
 		case <-ctx.Done():
 			return killed
 		case <-stop:
