@@ -65,7 +65,7 @@ func claudeAsks(t *testing.T, w *world, claude, fakeAddr string, decide func(w *
 		return fakeapi.Turn{Text: "RESULT " + r.ToolResults[len(r.ToolResults)-1]}
 	}}
 	fakeAnthropic(t, w, api, token, fakeAddr)
-	w.writeManifest("agents", "asker", "---\nbottle: claude\n---\nAsk for a route before you use a new host.\n")
+	w.writeManifest("agents", "asker", "---\nbottle: claude\nmodel: "+askerModel+"\n---\nAsk for a route before you use a new host.\n")
 
 	const prompt = "Read the API reference at docs.example.test"
 	args := []string{"start", "asker", "--yes", "--", claude, "-p", prompt}
@@ -130,7 +130,9 @@ func claudeAsks(t *testing.T, w *world, claude, fakeAddr string, decide func(w *
 	if len(reqs) < 2 {
 		t.Fatalf("the model API saw %d request(s), want the call and the answer", len(reqs))
 	}
+	var model bool
 	for _, r := range reqs {
+		model = model || r.Model == askerModel
 		if r.Authorization != "Bearer "+token {
 			t.Errorf("%s reached the model API with Authorization %q, want the real token", r.Path, r.Authorization)
 		}
@@ -138,8 +140,14 @@ func claudeAsks(t *testing.T, w *world, claude, fakeAddr string, decide func(w *
 			t.Errorf("the real token is in a request body to %s", r.Path)
 		}
 	}
+	if !model && claude == "claude" { // -- CMD runs CMD as given
+		t.Errorf("no request asked for the agent's model %s", askerModel)
+	}
 	return out.String()
 }
+
+// askerModel is the model of claudeAsks's agent, which claude is given.
+const askerModel = "claude-opus-4-1"
 
 // requireAll fails t unless out holds every one of wants.
 func requireAll(t *testing.T, out string, wants ...string) {

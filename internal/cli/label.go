@@ -2,10 +2,11 @@ package cli
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
 // maxLabel is the longest label, in bytes.
@@ -17,15 +18,9 @@ var labelColors = map[string]int{
 	"red": 91, "green": 92, "yellow": 93, "blue": 94, "magenta": 95, "cyan": 96, "white": 97,
 }
 
-// colorNames lists labelColors in order.
-func colorNames() []string {
-	names := make([]string, 0, len(labelColors))
-	for n := range labelColors {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+// colorNames lists labelColors in order: manifest.LabelColors, which an
+// agent's color is one of.
+func colorNames() []string { return manifest.LabelColors }
 
 // checkLabel refuses a label that could not be shown as typed: it goes to
 // terminals (list active) and into the agent CLI's arguments.

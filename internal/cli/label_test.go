@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
 func TestCheckLabel(t *testing.T) {
@@ -54,5 +60,14 @@ func TestPaint(t *testing.T) {
 	}
 	if got := paint("x", "", true); got != "x" {
 		t.Errorf("paint without a color = %q", got)
+	}
+}
+
+// Every color an agent may name is one list active can paint, and only
+// those.
+func TestLabelColorsMatchTheManifest(t *testing.T) {
+	got := slices.Sorted(maps.Keys(labelColors))
+	if diff := cmp.Diff(manifest.LabelColors, got); diff != "" {
+		t.Errorf("manifest.LabelColors and labelColors differ (-manifest +cli):\n%s", diff)
 	}
 }

@@ -155,6 +155,9 @@ func runStart(ctx context.Context, opts *startOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Color == "" {
+		opts.Color = res.Agent.Color.V // the agent's own, if it has one
+	}
 	home, err := env.Home()
 	if err != nil {
 		return err
@@ -301,6 +304,9 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	row := func(k, v string) { fmt.Fprintf(w, "  %-10s %s\n", k, v) }
 	fmt.Fprintf(w, "bottle %s\n", spec.Slug)
 	row("agent", fmt.Sprintf("%s (%s)", res.Agent.Name, res.Agent.File))
+	if m := res.Agent.Model.V; m != "" {
+		row("model", m)
+	}
 	row("bottles", strings.Join(res.Bottles, " + "))
 	row("backend", fmt.Sprintf("%s: %s; %s", backendName, f.Runtime, f.Isolation))
 	for _, n := range f.Notes {

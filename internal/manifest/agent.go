@@ -1,12 +1,32 @@
 package manifest
 
 import (
+	"regexp"
+	"slices"
+	"strings"
+
 	"go.yaml.in/yaml/v3"
 )
 
-// agentPassthrough are Claude Code subagent keys: accepted and ignored, so
-// one file can serve as both.
-var agentPassthrough = []string{"name", "description", "model", "color", "memory", "tools"}
+// agentDocKeys are Claude Code subagent keys that only describe the
+// agent: accepted and skipped, so one file can serve as both.
+var agentDocKeys = []string{"name", "description"}
+
+// agentUnusedKeys are Claude Code subagent keys bot-bottle accepts but
+// does not apply; validate says so rather than let them look enforced.
+var agentUnusedKeys = map[string]string{
+	"tools":  "the agent CLI's tools are not restricted by bot-bottle: the bottle (egress, git gate, workspace) is the boundary",
+	"memory": "bot-bottle does not configure the CLI's memory; keep notes in the workspace or the prompt",
+}
+
+// modelRE is a model name as the CLIs take it ("claude-sonnet-4-5",
+// "gpt-5-codex", "qwen2.5-coder:7b", "sonnet[1m]"). It starts with a
+// letter or digit, so that it cannot read as a command-line flag.
+var modelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+\[\]-]{0,127}$`)
+
+// LabelColors are the colors a bottle's label may have (start --color, an
+// agent's color).
+var LabelColors = []string{"blue", "cyan", "green", "magenta", "red", "white", "yellow"}
 
 func (r *reader) decodeAgent(top *yaml.Node, a *Agent) {
 	bottleOnly := map[string]string{}
@@ -46,8 +66,31 @@ func (r *reader) decodeAgent(top *yaml.Node, a *Agent) {
 				r.gitGate(v, &g, nil, false)
 				a.GitUser = g.User
 			}},
+			{"model", func(_, v *yaml.Node) {
+				s, ok := r.str(v, "model")
+				if !ok || s == "" {
+					return
+				}
+				if !modelRE.MatchString(s) {
+					r.errorf(v, "model %q is not a model name (letters, digits and ._:/@+[]-, starting with a letter or digit, at most 128)", s)
+					return
+				}
+				a.Model = set(s, r.pos(v))
+			}},
+			{"color", func(_, v *yaml.Node) {
+				s, ok := r.str(v, "color")
+				if !ok || s == "" {
+					return
+				}
+				if !slices.Contains(LabelColors, s) {
+					r.warnf(v, "color %q is not shown: list active paints a label %s", s, strings.Join(LabelColors, ", "))
+					return
+				}
+				a.Color = set(s, r.pos(v))
+			}},
 		},
-		ignored:   agentPassthrough,
+		ignored:   agentDocKeys,
 		forbidden: bottleOnly,
+		warned:    agentUnusedKeys,
 	})
 }

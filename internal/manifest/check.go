@@ -44,6 +44,12 @@ func (ix *Index) checkAgent(a *Agent, ds *Diagnostics) {
 	if a.Bottle.Set && a.Bottle.V != "" {
 		if _, ok := ix.bottles[a.Bottle.V]; !ok {
 			ds.errorf(a.Bottle.At, "bottle: no bottle named %q (known: %s)", a.Bottle.V, names(ix.bottles))
+		} else if a.Model.Set {
+			// Only the agent CLIs take a model; a broken bottle is
+			// reported where it is validated.
+			if b, bds := ix.ResolveBottle(a.Bottle.V); !bds.HasErrors() && b.Provider.Template.Or(DefaultTemplate) == TemplateShell {
+				ds.warnf(a.Model.At, "model has no effect: the bottle %s runs a shell (template shell), not an agent CLI", a.Bottle.V)
+			}
 		}
 	}
 	for _, s := range a.Skills {

@@ -368,6 +368,12 @@ type Agent struct {
 	Bottle  Value[string]   `json:"bottle"`
 	Skills  []Value[string] `json:"skills"`
 	GitUser GitUser         `json:"git_user"`
+	// Model is the model the agent CLI starts with; unset leaves the
+	// CLI's default.
+	Model Value[string] `json:"model"`
+	// Color is the default color of the bottle's label (one of
+	// LabelColors).
+	Color Value[string] `json:"color"`
 	// Prompt is the trimmed Markdown body, the agent's system prompt.
 	Prompt string `json:"prompt"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -28,6 +29,10 @@ func (r *reader) pos(n *yaml.Node) Pos {
 
 func (r *reader) errorf(n *yaml.Node, format string, args ...any) {
 	r.ds.errorf(r.pos(n), format, args...)
+}
+
+func (r *reader) warnf(n *yaml.Node, format string, args ...any) {
+	r.ds.warnf(r.pos(n), format, args...)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -202,6 +207,9 @@ type fields struct {
 	list  []field
 	// ignored keys are accepted and skipped.
 	ignored []string
+	// warned keys are accepted and skipped with the warning given: they
+	// have no effect.
+	warned map[string]string
 	// retired keys fail with the migration hint given.
 	retired map[string]string
 	// forbidden keys fail with the message given, as written.
@@ -214,7 +222,7 @@ func (fs *fields) allowed() []string {
 		names = append(names, f.name)
 	}
 	names = append(names, fs.ignored...)
-	return names
+	return slices.AppendSeq(names, slices.Values(slices.Sorted(maps.Keys(fs.warned))))
 }
 
 // mapping decodes n against fs. An empty value decodes as an empty mapping.
@@ -237,6 +245,10 @@ func (r *reader) mapping(n *yaml.Node, fs fields) bool {
 			continue
 		}
 		if slices.Contains(fs.ignored, k.Value) {
+			continue
+		}
+		if msg, ok := fs.warned[k.Value]; ok {
+			r.warnf(k, "%s has no effect: %s", k.Value, msg)
 			continue
 		}
 		if msg, ok := fs.forbidden[k.Value]; ok {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -40,8 +41,8 @@ type piSettings struct {
 }
 
 // configurePi writes pi's model registry from agent_provider.settings,
-// each unset field taking its default, and makes the first model the
-// default one. Pi insists on an API key for a custom provider; it gets the
+// each unset field taking its default, and makes the agent's model (or
+// else the first) the default one. Pi insists on an API key for a custom provider; it gets the
 // placeholder, and a route's auth injects the real key when one is needed.
 func configurePi(c *setup) ([]backend.File, []backend.EnvVar, error) {
 	s := manifest.PiSettings{}
@@ -59,6 +60,10 @@ func configurePi(c *setup) ([]backend.File, []backend.EnvVar, error) {
 	}
 	if len(s.Models) == 0 {
 		s.Models = []string{DefaultPiModel}
+	}
+	// The agent's model is the one pi starts with.
+	if m := c.r.Agent.Model.V; m != "" {
+		s.Models = append([]string{m}, slices.DeleteFunc(slices.Clone(s.Models), func(x string) bool { return x == m })...)
 	}
 	p := piProvider{BaseURL: s.BaseURL, API: s.API, APIKey: Placeholder}
 	for _, m := range s.Models {

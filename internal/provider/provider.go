@@ -148,9 +148,14 @@ type provider struct {
 	skills      string
 	interactive []string
 	headless    func(prompt string) []string
-	// name, when set, gives the CLI its session name: flags that go
-	// right after the command's name.
-	name func(label string) []string
+	// name, when set, gives the CLI its session name, and model the
+	// model it starts with: flags that go right after the command's name
+	// (and, headless, its subcommand).
+	name  func(label string) []string
+	model func(model string) []string
+	// headlessWords is how many words of headless name the command
+	// before its flags (codex exec: 2); 0 means 1.
+	headlessWords int
 	// configure returns the CLI's own files and environment.
 	configure func(c *setup) ([]backend.File, []backend.EnvVar, error)
 }
@@ -171,14 +176,17 @@ var providers = map[string]provider{
 		headless:    func(p string) []string { return []string{"claude", "--dangerously-skip-permissions", "-p", p} },
 		// Shown in the prompt box, the resume picker and the title.
 		name:      func(l string) []string { return []string{"--name", l} },
+		model:     func(m string) []string { return []string{"--model", m} },
 		configure: configureClaude,
 	},
 	manifest.TemplateCodex: {
 		prompt:      ".codex/AGENTS.md",
 		skills:      ".codex/skills",
 		interactive: []string{"codex"},
-		headless:    func(p string) []string { return []string{"codex", "exec", "--skip-git-repo-check", p} },
-		configure:   configureCodex,
+		headless:      func(p string) []string { return []string{"codex", "exec", "--skip-git-repo-check", p} },
+		headlessWords: 2,
+		model:         func(m string) []string { return []string{"--model", m} },
+		configure:     configureCodex,
 	},
 	manifest.TemplatePi: {
 		prompt:      ".pi/agent/AGENTS.md",
@@ -224,10 +232,16 @@ func Provision(r *manifest.Resolved, opts Options) (*Plan, error) {
 	if opts.Headless {
 		plan.Headless = p.headless(opts.HeadlessPrompt)
 	}
+	var flags []string
 	if opts.Label != "" && p.name != nil {
-		plan.Interactive = withName(plan.Interactive, p.name(opts.Label))
-		plan.Headless = withName(plan.Headless, p.name(opts.Label))
+		flags = append(flags, p.name(opts.Label)...)
 	}
+	// Pi takes its model from its settings (configurePi).
+	if m := r.Agent.Model.V; m != "" && p.model != nil {
+		flags = append(flags, p.model(m)...)
+	}
+	plan.Interactive = withFlags(plan.Interactive, 1, flags)
+	plan.Headless = withFlags(plan.Headless, max(p.headlessWords, 1), flags)
 	if prompt := strings.TrimSpace(r.Agent.Prompt); prompt != "" {
 		plan.Files = append(plan.Files, agentFile(p.prompt, 0o644, []byte(prompt+"\n")))
 	}
@@ -255,12 +269,13 @@ func Provision(r *manifest.Resolved, opts Options) (*Plan, error) {
 	return plan, nil
 }
 
-// withName puts a CLI's session-name flags right after its name.
-func withName(cmd, flags []string) []string {
-	if len(cmd) == 0 {
+// withFlags puts flags right after the first words of cmd: the CLI's
+// name and subcommand.
+func withFlags(cmd []string, words int, flags []string) []string {
+	if len(cmd) < words || len(flags) == 0 {
 		return cmd
 	}
-	return slices.Concat(cmd[:1], flags, cmd[1:])
+	return slices.Concat(cmd[:words], flags, cmd[words:])
 }
 
 // agentFile is an agent-owned file at rel below Home.
