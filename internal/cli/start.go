@@ -305,7 +305,11 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	fmt.Fprintf(w, "bottle %s\n", spec.Slug)
 	row("agent", fmt.Sprintf("%s (%s)", res.Agent.Name, res.Agent.File))
 	if m := res.Agent.Model.V; m != "" {
-		row("model", m)
+		if len(l.Record.Command) == 0 {
+			row("model", m)
+		} else {
+			row("model", m+" (not passed: -- CMD runs as given)")
+		}
 	}
 	row("bottles", strings.Join(res.Bottles, " + "))
 	row("backend", fmt.Sprintf("%s: %s; %s", backendName, f.Runtime, f.Isolation))
