@@ -53,11 +53,18 @@ func upstreamNet(t *testing.T, w *world) string {
 func TestDockerClaudeInteractive(t *testing.T) {
 	agentcli.Bin(t, "claude")
 	w := newWorld(t)
+	claudeInteractive(t, w, upstreamNet(t, w))
+}
+
+// claudeInteractive runs Claude Code's interactive UI in a claude bottle
+// of w on a real terminal, the fake model API listening on fakeAddr.
+func claudeInteractive(t *testing.T, w *world, fakeAddr string) {
+	t.Helper()
 	token := "sk-ant-oat01-" + strings.Repeat("K4", 20)
 	api := &fakeapi.Anthropic{Script: func(*fakeapi.Request) fakeapi.Turn {
 		return fakeapi.Turn{Text: "PONGPONG"}
 	}}
-	fakeAnthropic(t, w, api, token, upstreamNet(t, w))
+	fakeAnthropic(t, w, api, token, fakeAddr)
 	w.writeManifest("agents", "chatter", "---\nbottle: claude\n---\nAnswer briefly.\n")
 
 	term := w.onTerminal("start", "chatter", "--yes", "--label", "chat")

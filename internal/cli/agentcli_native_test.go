@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +149,7 @@ func claudeAsks(t *testing.T, w *world, claude, fakeAddr string, decide func(w *
 }
 
 // askerModel is the model of claudeAsks's agent, which claude is given.
-const askerModel = "claude-opus-4-1"
+const askerModel = "claude-bottle-test-1"
 
 // requireAll fails t unless out holds every one of wants.
 func requireAll(t *testing.T, out string, wants ...string) {
@@ -159,11 +161,29 @@ func requireAll(t *testing.T, out string, wants ...string) {
 	}
 }
 
-// TestNativeClaudeAsksOverMCP: approved with the CLI.
+// TestNativeClaudeAsksOverMCP: approved with the CLI. The claude bottle
+// runs the host's claude, found on the operator's PATH outside the home
+// as npm install -g would put it: the provider's headless run, as on
+// Docker.
 func TestNativeClaudeAsksOverMCP(t *testing.T) {
-	claude := agentcli.Bin(t, "claude")
-	out := claudeAsks(t, newNativeWorld(t), claude, "127.0.0.1:0", approveByCommand(t))
+	w := nativeClaudeWorld(t)
+	out := claudeAsks(t, w, "claude", "127.0.0.1:0", approveByCommand(t))
 	requireAll(t, out, "RESULT", `"status":"approved"`, "the reference only", `"host":"docs.example.test"`)
+}
+
+// nativeClaudeWorld is a native world whose PATH has the real agent CLIs.
+func nativeClaudeWorld(t *testing.T) *world {
+	t.Helper()
+	bin := filepath.Dir(agentcli.Bin(t, "claude"))
+	w := newNativeWorld(t)
+	w.env = append(w.env, "PATH="+bin+":"+os.Getenv("PATH"))
+	return w
+}
+
+// TestNativeClaudeInteractive is TestDockerClaudeInteractive in a native
+// bottle.
+func TestNativeClaudeInteractive(t *testing.T) {
+	claudeInteractive(t, nativeClaudeWorld(t), "127.0.0.1:0")
 }
 
 // approveByCommand approves with bot-bottle supervise approve.

@@ -180,9 +180,9 @@ var providers = map[string]provider{
 		configure: configureClaude,
 	},
 	manifest.TemplateCodex: {
-		prompt:      ".codex/AGENTS.md",
-		skills:      ".codex/skills",
-		interactive: []string{"codex"},
+		prompt:        ".codex/AGENTS.md",
+		skills:        ".codex/skills",
+		interactive:   []string{"codex"},
 		headless:      func(p string) []string { return []string{"codex", "exec", "--skip-git-repo-check", p} },
 		headlessWords: 2,
 		model:         func(m string) []string { return []string{"--model", m} },

@@ -194,9 +194,17 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 	if err != nil {
 		return "", fmt.Errorf("reading the bottle CA: %w", err)
 	}
+	// The bot-bottle home holds every bottle's state: other bottles'
+	// control and egress sockets, CA keys. It is usually under a home
+	// folder, which is absent anyway; wherever it is, it is hidden.
+	hide := append(append(append([]string(nil), hidden...), filepath.Dir(filepath.Dir(spec.StateDir))), spec.Hide...)
+	command, path, err := hostCommand(spec.Command, os.Getenv("PATH"), hide)
+	if err != nil {
+		return "", err
+	}
 	env := contract.AgentEnv(spec, contract.Agent{
 		Proxy: "http://" + inside.ProxyAddr, CAFile: inside.CAFile,
-		Path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", Term: os.Getenv("TERM"),
+		Path: path, Term: os.Getenv("TERM"),
 	})
 	ids := bottleIdentity()
 	cfg := inside.Config{
@@ -218,13 +226,10 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		CA:            ca,
 		SidecarDir:    sockDir,
 		Control:       control,
-		// The bot-bottle home holds every bottle's state: other bottles'
-		// control and egress sockets, CA keys. It is usually under a home
-		// folder, which is absent anyway; wherever it is, it is hidden.
-		Hide:    append(append(append([]string(nil), hidden...), filepath.Dir(filepath.Dir(spec.StateDir))), spec.Hide...),
-		Env:     env,
-		Command: spec.Command,
-		WorkDir: spec.Workspace.Path,
+		Hide:          hide,
+		Env:           env,
+		Command:       command,
+		WorkDir:       spec.Workspace.Path,
 	}
 	if cfg.WorkspaceMode == "none" || cfg.WorkDir == "" {
 		cfg.WorkDir = spec.User.Home

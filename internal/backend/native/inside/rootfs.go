@@ -281,3 +281,7 @@ func pivot(root string) error {
 	}
 	return nil
 }
+
+// IsFresh reports whether the top-level folder name is one the bottle
+// never sees from the host.
+func IsFresh(name string) bool { return isFresh(name) }
