@@ -151,6 +151,13 @@ type Spec struct {
 	Env []EnvVar
 	// Files are provisioned into the runtime before anything runs.
 	Files []File
+	// HomeDir, when set, is a host folder below StateDir that holds the
+	// agent's home from one start to the next (start --keep-home): the
+	// backend shows it at User.Home, owned by the agent user, and
+	// provisions Files into it replacing whatever the agent left at their
+	// paths, links included, without following one. Only the runtime
+	// writes into it; the host never reads what the agent put there.
+	HomeDir string
 	// Workspace is how the working tree enters the runtime.
 	Workspace Workspace
 	// Hide are host paths a backend that shows the host's files must hide:

@@ -140,7 +140,7 @@ func newResumeCmd(env *Env) *cobra.Command {
 			}
 			rec := r.Record
 			opts.Agent, opts.Bottles, opts.Backend, opts.Command, opts.slug = rec.Agent, rec.Bottles, rec.Backend, rec.Command, slug
-			opts.Label, opts.Color = rec.Label, rec.Color
+			opts.Label, opts.Color, opts.KeepHome = rec.Label, rec.Color, rec.KeepHome
 			if err := opts.checkHeadless(); err != nil {
 				return err
 			}

@@ -38,6 +38,8 @@ type startOptions struct {
 	Prompt   string
 	// Label and Color name the bottle for people.
 	Label, Color string
+	// KeepHome keeps the agent's home with the bottle's state.
+	KeepHome bool
 	// slug, when set, resumes that bottle.
 	slug string
 }
@@ -98,6 +100,7 @@ Environment:
 	opts.headlessFlags(cmd)
 	f.StringVar(&opts.Label, "label", "", "a name for the bottle, shown by list active and given to the agent CLI where it shows one (claude --name)")
 	f.StringVar(&opts.Color, "color", "", "the label's color in list active: "+strings.Join(colorNames(), ", "))
+	f.BoolVar(&opts.KeepHome, "keep-home", false, "keep the agent's home (the CLI's history and settings) with the bottle's state, so that resume finds it again")
 	return cmd
 }
 
@@ -172,8 +175,10 @@ func runStart(ctx context.Context, opts *startOptions) error {
 		// The agent CLI gets a terminal when someone is at one, or later
 		// through attach; a command after -- never does.
 		Command: opts.Command, TTY: len(opts.Command) == 0 && !opts.Headless && (ios.IsTerminal() || opts.Detach),
-		Detached: opts.Detach, Slug: opts.slug, Label: opts.Label, Color: opts.Color,
-		HostUID: os.Getuid(), HostGID: os.Getgid(),
+		Detached: opts.Detach, Slug: opts.slug, Label: opts.Label, Color: opts.Color, KeepHome: opts.KeepHome,
+		// A resumed bottle with its home goes on with its conversation.
+		Continue: opts.slug != "" && opts.KeepHome,
+		HostUID:  os.Getuid(), HostGID: os.Getgid(),
 	}
 	if opts.Headless {
 		lopts.HeadlessPrompt = opts.Prompt
@@ -372,6 +377,9 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 	}
 	if l.Record.Label != "" {
 		row("label", l.Record.Label)
+	}
+	if spec.HomeDir != "" {
+		row("home", "kept in "+spec.HomeDir+" (--keep-home): resume finds the agent's history there")
 	}
 	row("command", shellJoin(spec.Command))
 }

@@ -63,6 +63,13 @@ type Options struct {
 	// Label and Color name the bottle for people: list active shows them,
 	// and a CLI that can show a session name gets the label.
 	Label, Color string
+	// KeepHome keeps the agent's home in the state folder (home/) from
+	// one start of the bottle to the next (start --keep-home), so that
+	// the agent CLI's history survives a resume.
+	KeepHome bool
+	// Continue resumes the agent CLI's last conversation (a resume with a
+	// kept home).
+	Continue bool
 	// Detached bottles have no owner process.
 	Detached bool
 	// Slug, when set, reuses a slug (resume); else a new one is minted.
@@ -104,6 +111,8 @@ type Record struct {
 	// Label and Color are the operator's names for the bottle.
 	Label string `json:"label,omitempty"`
 	Color string `json:"color,omitempty"`
+	// KeepHome says the agent's home is kept in the state folder.
+	KeepHome bool `json:"keep_home,omitempty"`
 	// Mounted says the workspace Cwd was mounted: what the agent left
 	// there is checked when the bottle is retired (Leftovers).
 	Mounted bool `json:"mounted,omitempty"`
@@ -220,10 +229,14 @@ func Prepare(o Options) (*Launch, error) {
 		Detached: o.Detached,
 		OwnerPID: os.Getpid(),
 	}
+	if o.KeepHome {
+		spec.HomeDir = filepath.Join(dir, HomeDir)
+	}
 	rec := Record{
 		Slug: slug, Agent: res.Agent.Name, Bottles: res.Bottles, Backend: o.Backend,
 		Cwd: o.Cwd, Command: o.Command, Detached: o.Detached, CreatedAt: time.Now().UTC(),
 		Mounted: ws.Mode == manifest.WorkspaceMount, Headless: o.HeadlessPrompt != "", Label: o.Label, Color: o.Color,
+		KeepHome: o.KeepHome,
 	}
 	return &Launch{Spec: spec, Policy: pol, Record: rec, Protection: prot, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
 }
@@ -266,6 +279,12 @@ func (l *Launch) Write() error {
 	if err := os.WriteFile(filepath.Join(dir, StartedPolicyFile), l.policyJSON, 0o600); err != nil {
 		return fmt.Errorf("writing the policy: %w", err)
 	}
+	if l.Spec.HomeDir != "" {
+		// Kept from the last start, or new.
+		if err := os.Mkdir(l.Spec.HomeDir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("creating the kept home: %w", err)
+		}
+	}
 	if err := l.ca.Write(l.Spec.CADir); err != nil {
 		return fmt.Errorf("writing the bottle CA: %w", err)
 	}
@@ -281,6 +300,10 @@ func (l *Launch) Write() error {
 	}
 	return WriteRecord(dir, l.Record)
 }
+
+// HomeDir is the folder of a bottle's state folder that holds its kept
+// home (start --keep-home).
+const HomeDir = "home"
 
 // WriteRecord writes a bottle's record into its state folder.
 func WriteRecord(dir string, rec Record) error {

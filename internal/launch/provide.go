@@ -60,6 +60,7 @@ func provide(res *manifest.Resolved, o Options) (*provided, error) {
 		Headless:       o.HeadlessPrompt != "",
 		HeadlessPrompt: o.HeadlessPrompt,
 		Label:          o.Label,
+		Continue:       o.Continue && o.KeepHome,
 	})
 	if err != nil {
 		return nil, err

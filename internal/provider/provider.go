@@ -55,6 +55,9 @@ type Options struct {
 	// Label is the operator's name for the bottle; a CLI that shows a
 	// session name gets it.
 	Label string
+	// Continue resumes the CLI's last conversation, where it can: the
+	// bottle is resumed with the home it kept.
+	Continue bool
 	// LookupEnv reads the host environment for ${NAME} env values. Nil
 	// means an empty environment.
 	LookupEnv func(string) (string, bool)
@@ -153,6 +156,8 @@ type provider struct {
 	// (and, headless, its subcommand).
 	name  func(label string) []string
 	model func(model string) []string
+	// cont continues the CLI's last conversation in the workspace.
+	cont []string
 	// headlessWords is how many words of headless name the command
 	// before its flags (codex exec: 2); 0 means 1.
 	headlessWords int
@@ -177,6 +182,7 @@ var providers = map[string]provider{
 		// Shown in the prompt box, the resume picker and the title.
 		name:      func(l string) []string { return []string{"--name", l} },
 		model:     func(m string) []string { return []string{"--model", m} },
+		cont:      []string{"--continue"},
 		configure: configureClaude,
 	},
 	manifest.TemplateCodex: {
@@ -235,6 +241,9 @@ func Provision(r *manifest.Resolved, opts Options) (*Plan, error) {
 	var flags []string
 	if opts.Label != "" && p.name != nil {
 		flags = append(flags, p.name(opts.Label)...)
+	}
+	if opts.Continue {
+		flags = append(flags, p.cont...)
 	}
 	// Pi takes its model from its settings (configurePi).
 	if m := r.Agent.Model.V; m != "" && p.model != nil {

@@ -268,6 +268,13 @@ func (d *Driver) createAgent(ctx context.Context, spec *backend.Spec, tag, runti
 			return "", err
 		}
 	}
+	if spec.HomeDir != "" {
+		m, err := homeMount(spec)
+		if err != nil {
+			return "", err
+		}
+		hc.Mounts = append(hc.Mounts, m)
+	}
 	workdir := spec.Workspace.Path
 	if workdir == "" {
 		workdir = spec.User.Home

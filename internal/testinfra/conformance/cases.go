@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ const (
 	CaseAttachNoStdin        = "AttachClosesStdin"
 	CaseExec                 = "ExecStatusAndOutput"
 	CaseScratch              = "ScratchWritable"
+	CaseKeptHome             = "KeptHome"
 	CaseLogs                 = "LogsNameSidecar"
 	CaseResume               = "ResumeAfterStop"
 	CaseOwnerKilled          = "OwnerKilled"
@@ -57,6 +59,7 @@ var cases = []struct {
 	{CaseAttachNoStdin, attachNoStdin},
 	{CaseExec, execStatusAndOutput},
 	{CaseScratch, scratchWritable},
+	{CaseKeptHome, keptHome},
 	{CaseLogs, logsNameSidecar},
 	{CaseResume, resume},
 	{CaseOwnerKilled, ownerKilled},
@@ -254,6 +257,43 @@ func scratchWritable(t *testing.T, s *suite) {
 		t.Errorf("Exec(%q) = %d %q, want 0 %q", cmd, code, out, "writable\n")
 	}
 	s.stop(t, s.b, slug)
+}
+
+// keptHome: a home kept in HomeDir holds what the agent wrote from one
+// start to the next, and the next start's files replace the links the
+// agent left at their paths (to a host folder, which a backend that
+// provisions from the host could follow) instead of writing through them.
+func keptHome(t *testing.T, s *suite) {
+	slug := s.slug()
+	host := t.TempDir()
+	spec := s.spec(t, slug)
+	spec.HomeDir = filepath.Join(spec.StateDir, "home")
+	if err := os.Mkdir(spec.HomeDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.start(t, s.b, spec)
+	plant := fmt.Sprintf(`echo kept > ~/note && ln -s %[1]s ~/pdir && ln -s %[1]s/victim ~/pfile && mkdir ~/.cfg && ln -s %[1]s/victim2 ~/.cfg/conf && echo planted`, host)
+	if out, code := s.exec(t, slug, "sh", "-c", plant); code != 0 || out != "planted\n" {
+		t.Fatalf("planting links in the home = %d %q", code, out)
+	}
+	s.stop(t, s.b, slug)
+
+	again := s.spec(t, slug)
+	again.HomeDir = spec.HomeDir
+	home := again.User.Home
+	again.Files = append(again.Files,
+		backend.File{Path: home + "/pdir/inner.txt", Mode: 0o644, Data: []byte("inner\n")},
+		backend.File{Path: home + "/pfile", Mode: 0o644, Data: []byte("fresh\n")},
+		backend.File{Path: home + "/.cfg/conf", Mode: 0o600, Data: []byte("conf\n")})
+	s.start(t, s.b, again)
+	const read = `cat ~/note ~/pfile ~/pdir/inner.txt ~/.cfg/conf; for f in ~/pdir ~/pfile ~/.cfg/conf; do test -L "$f" && echo "$f is a link"; done; true`
+	if out, code := s.exec(t, slug, "sh", "-c", read); code != 0 || out != "kept\nfresh\ninner\nconf\n" {
+		t.Errorf("the kept home reads %d %q, want the note and the provisioned files, no links", code, out)
+	}
+	s.stop(t, s.b, slug)
+	if left, err := os.ReadDir(host); err != nil || len(left) > 0 {
+		t.Errorf("provisioning wrote through the agent's links into the host folder: %v %v", left, err)
+	}
 }
 
 func logsNameSidecar(t *testing.T, s *suite) {

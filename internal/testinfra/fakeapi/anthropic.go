@@ -17,8 +17,9 @@ import (
 // A Turn is the model's answer to one request: text, or one tool call.
 type Turn struct {
 	Text string
-	// Tool, when set, is a call of the first tool in the request whose
-	// name ends in Tool (MCP tools carry a server prefix), with Input.
+	// Tool, when set, is a call of the tool named Tool, or else of the
+	// first in the request whose name ends in Tool (MCP tools carry a
+	// server prefix), with Input.
 	Tool  string
 	Input map[string]any
 }
@@ -130,10 +131,12 @@ func (a *Anthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	stop := "end_turn"
 	if turn.Tool != "" {
 		name := ""
+		if slices.Contains(req.Tools, turn.Tool) {
+			name = turn.Tool // Bash, not a tool whose name ends in Bash
+		}
 		for _, t := range req.Tools {
-			if strings.HasSuffix(t, turn.Tool) {
+			if name == "" && strings.HasSuffix(t, turn.Tool) {
 				name = t
-				break
 			}
 		}
 		switch {

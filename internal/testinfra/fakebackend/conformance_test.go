@@ -21,6 +21,7 @@ func TestConformance(t *testing.T) {
 			conformance.CaseSecondStartElsewhere: "instances share nothing: each is its own in-memory host",
 			conformance.CaseDetachedElsewhere:    "instances share nothing: each is its own in-memory host",
 			conformance.CaseScratch:              "a fake bottle has no file system",
+			conformance.CaseKeptHome:             "a fake bottle has no file system",
 		},
 	})
 }

@@ -44,8 +44,10 @@ type Config struct {
 	// (backend.Workspace).
 	WorkspacePinned   []string `json:"workspace_pinned,omitempty"`
 	WorkspaceReadOnly []string `json:"workspace_readonly,omitempty"`
-	// Home is the agent's home, a fresh folder.
-	Home string `json:"home"`
+	// Home is the agent's home, a fresh folder, or with HomeHost (a host
+	// folder) the home kept from the last start.
+	Home     string `json:"home"`
+	HomeHost string `json:"home_host,omitempty"`
 	// UID and GID are the agent's ids inside the bottle.
 	UID int `json:"uid"`
 	GID int `json:"gid"`

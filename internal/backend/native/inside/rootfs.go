@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend/kepthome"
 )
 
 // fresh are top-level folders the bottle never sees from the host.
@@ -178,6 +180,15 @@ func provision(cfg *Config) error {
 	if err := os.MkdirAll(filepath.Join(root, cfg.Home), 0o755); err != nil {
 		return err
 	}
+	if cfg.HomeHost != "" {
+		// A kept home: what the agent left there last time.
+		if err := unix.Mount(cfg.HomeHost, filepath.Join(root, cfg.Home), "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("binding the kept home: %w", err)
+		}
+		if err := unix.Mount("", filepath.Join(root, cfg.Home), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+			return fmt.Errorf("binding the kept home: %w", err)
+		}
+	}
 	if err := workspace(cfg); err != nil {
 		return err
 	}
@@ -188,6 +199,12 @@ func provision(cfg *Config) error {
 		p := filepath.Join(root, f.Path)
 		if !strings.HasPrefix(p, filepath.Join(root, cfg.Home)+"/") && !strings.HasPrefix(p, filepath.Join(root, "tmp")+"/") {
 			return fmt.Errorf("cannot provision %s: only the home and /tmp are writable in a native bottle", f.Path)
+		}
+		// Security: a kept home holds what the agent left, links among
+		// it, and the host's tree is still reachable here: nothing at
+		// the file's path or its folders' is followed.
+		if err := kepthome.Clear(root, p); err != nil {
+			return fmt.Errorf("provisioning %s: %w", f.Path, err)
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
