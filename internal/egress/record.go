@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bufio"
 	"net"
 	"net/http"
 	"time"
@@ -27,10 +28,28 @@ type Event struct {
 	Proposal string   `json:"proposal,omitempty"`
 	By       string   `json:"by,omitempty"`
 	Diff     []string `json:"diff,omitempty"`
+	// WebSocket is set on a WebSocket session's event (method
+	// "websocket", status 101, written when the session ends; Bytes is
+	// what the agent received, as for a response).
+	WebSocket *WebSocket `json:"websocket,omitempty"`
 
 	// scrubbed is set once the proxy redacted the event; patternsPassed
 	// once the request passed the route's token patterns.
 	scrubbed, patternsPassed bool
+}
+
+// WebSocket is what a WebSocket session carried: the frames and bytes
+// (frame headers included) passed each way, out being the agent's.
+type WebSocket struct {
+	FramesOut int64 `json:"frames_out"`
+	BytesOut  int64 `json:"bytes_out"`
+	FramesIn  int64 `json:"frames_in"`
+	BytesIn   int64 `json:"bytes_in"`
+	// Redacted counts the agent's messages sent on with DLP matches
+	// redacted; Suspected the upstream's text messages graded medium by
+	// the injection detector (logged, passed).
+	Redacted  int64 `json:"redacted,omitempty"`
+	Suspected int64 `json:"injection_suspected,omitempty"`
 }
 
 // recorder accumulates one request's event.
@@ -62,7 +81,10 @@ func (rc *recorder) refuse(w http.ResponseWriter, rf *refusal) {
 }
 
 func (rc *recorder) done(status int, n int64, decision, rule string, reason ...string) {
-	if rc.p.audit == nil {
+	// A request that switched protocols (its writer was hijacked) is
+	// recorded by its session when it ends, with what the session
+	// carried (websocket.go): this event would only repeat it.
+	if rc.p.audit == nil || status == http.StatusSwitchingProtocols && rc.ev.WebSocket == nil {
 		return
 	}
 	rc.ev.Time = rc.start.UTC()
@@ -107,5 +129,15 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Unwrap lets http.ResponseController reach Flush and Hijack.
+// Hijack hands the connection to a switched protocol (the reverse proxy
+// does, after a 101) and notes the status, which it writes itself.
+func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, brw, err
+}
+
+// Unwrap lets http.ResponseController reach Flush.
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,13 +1,15 @@
 package egress
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
@@ -22,9 +24,17 @@ const BlockWebSocket = "websocket-frame"
 // upstream sent one of the bottle's secrets toward the agent.
 const BlockSecretInbound = "secret-inbound"
 
+// RuleRedacted marks a WebSocket session in which outbound DLP redacted
+// at least one of the agent's messages (a route with on_match redact).
+const RuleRedacted = "dlp-redacted"
+
 // maxWSMessage is the largest WebSocket message scanned whole; a longer
 // one closes the connection rather than pass unscanned.
 const maxWSMessage = maxScanBody
+
+// wsCloseGrace bounds how long closing a connection by policy waits for
+// each side to take its close frame.
+const wsCloseGrace = 2 * time.Second
 
 // errWSClosed is what the copy between agent and upstream sees once the
 // proxy has closed a WebSocket connection.
@@ -40,7 +50,9 @@ func (p *Proxy) respond(res *http.Response) error {
 }
 
 // upgraded wraps the upstream side of a WebSocket connection so that
-// every frame is parsed and every message scanned before it is passed on.
+// every frame is parsed, every message scanned before it is passed on
+// (and redacted, on a redact route), and the session audited when it
+// ends.
 func (p *Proxy) upgraded(res *http.Response) error {
 	f, ok := res.Request.Context().Value(routeKey{}).(forwarded)
 	if !ok {
@@ -55,76 +67,149 @@ func (p *Proxy) upgraded(res *http.Response) error {
 	if !ok {
 		return errors.New("101 switching protocols response with non-writable body")
 	}
-	st := p.state.Load()
-	patterns := slices.Contains(f.route.DLP.Outbound, dlp.TokenPatterns)
-	if st.scanner == nil && !patterns {
-		return nil // Nothing to find: no secret, no patterns.
+	// The 101's headers are the upstream's like any response's.
+	p.redactResponse(res, f)
+	st, rt := p.state.Load(), f.route
+	c := &wsConn{rwc: rwc, p: p, rec: p.start(res.Request, f.target), note: f.note, route: rt.Host,
+		drained: make(chan struct{}), upstreamClosed: make(chan struct{})}
+	c.rec.ev.Method, c.rec.ev.Route = "websocket", rt.Host
+	c.up.fromClient = true
+	patterns := slices.Contains(rt.DLP.Outbound, dlp.TokenPatterns)
+	if st.scanner != nil || patterns {
+		c.up.scan = func(op byte, text string) (string, *refusal) {
+			out, fs, rf := scanWSOut(st, rt, patterns, op, text)
+			if out != "" {
+				c.redacted(fs)
+			}
+			return out, rf
+		}
 	}
-	ws := &wsConn{rwc: rwc}
-	ws.up = wsStream{fromClient: true, scan: func(b []byte) *refusal { return scanWSOut(st, f.route, patterns, b) }}
-	ws.down = wsStream{scan: func(b []byte) *refusal { return scanWSIn(st, b) }}
-	ws.blocked = func(rf *refusal) {
-		// Through the recorder, so that the event is written like every
-		// other decision.
-		rec := p.start(res.Request, f.target)
-		rec.ev.Method = "websocket"
-		rec.ev.Route = f.route.Host
-		p.log.Warn("websocket closed", "host", rec.ev.Host, "rule", rf.code)
-		p.refusals.add(RecentRefusal{Time: rec.start.UTC(), Method: rec.ev.Method, Host: rec.ev.Host, Path: rec.ev.Path, Rule: rf.code, Reason: rf.reason})
-		rec.done(http.StatusSwitchingProtocols, 0, "block", rf.code, rf.reason)
+	in := &wsInbound{st: st, injection: slices.Contains(rt.DLP.Inbound, dlp.NaiveInjection), suspected: c.suspected}
+	if st.scanner != nil || in.injection {
+		c.down.scan = in.scan
 	}
-	res.Body = ws
+	res.Body = c
 	return nil
 }
 
-// scanWSOut scans a message or control payload the agent sends, with the
+// scanWSOut scans a message or control payload the agent sends with the
 // rules of outbound DLP: a secret goes only to its own hosts, and the
-// route's detectors apply. A match closes the connection whatever the
-// route's on_match says: a frame cannot be redacted or held.
-func scanWSOut(st *state, rt *policy.Route, patterns bool, b []byte) *refusal {
-	text := string(b)
+// route's detectors apply. On a redact route it returns the message to
+// send instead and what it redacted; any other match (block, supervise:
+// a frame cannot be held; a control frame; what cannot be redacted
+// exactly) is a refusal, which closes the connection.
+func scanWSOut(st *state, rt *policy.Route, patterns bool, op byte, text string) (string, []dlp.Finding, *refusal) {
+	fs, rf := wsFindings(st, rt, patterns, text)
+	switch {
+	case rf != nil || len(fs) == 0:
+		return "", nil, rf
+	case op >= 8:
+		return "", nil, refuse(BlockDLPOutbound, "%s; a control frame is not redacted, so the WebSocket connection is closed", describe(fs))
+	case rt.DLP.OnMatch == "supervise":
+		return "", nil, refuse(BlockDLPOutbound, "%s; a WebSocket message cannot be held for the operator, so the connection is closed", describe(fs))
+	case rt.DLP.OnMatch != "redact":
+		return "", nil, refuse(BlockDLPOutbound, "%s; the WebSocket connection is closed", describe(fs))
+	}
+	out, ok := dlp.RedactFindings(text, fs)
+	if !ok {
+		return "", nil, refuse(BlockDLPOutbound, "%s; it cannot be redacted from the message as written, so the WebSocket connection is closed", describe(fs))
+	}
+	if op == wsOpText && !utf8.ValidString(out) && utf8.ValidString(text) {
+		return "", nil, refuse(BlockDLPOutbound, "%s; redacting it would break the message's UTF-8, so the WebSocket connection is closed", describe(fs))
+	}
+	// Security: what a redaction leaves is scanned again; it goes up only
+	// if nothing is found in it.
+	if again, rf := wsFindings(st, rt, patterns, out); rf != nil || len(again) > 0 {
+		return "", nil, refuse(BlockDLPOutbound, "%s; the redacted message still matched, so the WebSocket connection is closed", describe(fs))
+	}
+	return out, fs, nil
+}
+
+// wsFindings returns the matches in text that the route's outbound DLP
+// acts on. A known secret on its way to a host it does not belong to is
+// a refusal whatever the route says.
+func wsFindings(st *state, rt *policy.Route, patterns bool, text string) ([]dlp.Finding, *refusal) {
+	var out []dlp.Finding
 	if st.scanner != nil {
 		fs := st.scanner.ScanKnown("websocket message", text)
 		for _, f := range fs {
 			if !slices.Contains(f.Hosts, rt.Host) {
-				return refuse(BlockDLPOutbound, "the credential in %s (%s form) belongs to %s, not %s; the WebSocket connection is closed", f.Slot, f.Rule, strings.Join(f.Hosts, ", "), rt.Host)
+				return nil, refuse(BlockDLPOutbound, "the credential in %s (%s form) belongs to %s, not %s; the WebSocket connection is closed", f.Slot, f.Rule, strings.Join(f.Hosts, ", "), rt.Host)
 			}
 		}
-		if len(fs) > 0 && slices.Contains(rt.DLP.Outbound, dlp.KnownSecrets) {
-			return refuse(BlockDLPOutbound, "%s; the WebSocket connection is closed", describe(fs))
+		if slices.Contains(rt.DLP.Outbound, dlp.KnownSecrets) {
+			out = fs
 		}
 	}
 	if patterns {
-		fs, err := dlp.ScanPatterns("websocket message", text, len(b) <= maxDecodeScan)
+		fs, err := dlp.ScanPatterns("websocket message", text, len(text) <= maxDecodeScan)
 		if err != nil {
-			return refuse(BlockDLPOutbound, "the token scanner is unavailable (%v); closing rather than sending unscanned", err)
+			return nil, refuse(BlockDLPOutbound, "the token scanner is unavailable (%v); closing rather than sending unscanned", err)
 		}
-		if len(fs) > 0 {
-			return refuse(BlockDLPOutbound, "%s; the WebSocket connection is closed", describe(fs))
-		}
+		out = append(out, fs...)
 	}
-	return nil
+	return out, nil
 }
 
-// scanWSIn scans what the upstream sends: no secret of the bottle may
-// reach the agent, the injected credential least of all.
-func scanWSIn(st *state, b []byte) *refusal {
-	if st.scanner == nil {
-		return nil
+// wsInbound scans what the upstream sends: no secret of the bottle may
+// reach the agent, the injected credential least of all; and on a route
+// with the injection detector, text messages are graded as text
+// responses are (inbound.go): high closes the connection (as a stream is
+// cut), medium is logged and passed. Binary messages are not graded.
+type wsInbound struct {
+	st        *state
+	injection bool
+	suspected func(label string)
+	// tail is the end of the text messages so far, so that a phrase
+	// split across two is found, as across two reads of a stream.
+	tail string
+}
+
+func (in *wsInbound) scan(op byte, text string) (string, *refusal) {
+	if in.st.scanner != nil {
+		if fs := in.st.scanner.ScanKnown("websocket message", text); len(fs) > 0 {
+			return "", refuse(BlockSecretInbound, "the upstream sent the secret %s (%s form) in a WebSocket message; the connection is closed", fs[0].Slot, fs[0].Rule)
+		}
 	}
-	if fs := st.scanner.ScanKnown("websocket message", string(b)); len(fs) > 0 {
-		return refuse(BlockSecretInbound, "the upstream sent the secret %s (%s form) in a WebSocket message; the connection is closed", fs[0].Slot, fs[0].Rule)
+	if !in.injection || op != wsOpText {
+		return "", nil
 	}
-	return nil
+	c, label := dlp.ScanInjection(text)
+	if in.tail != "" && c != dlp.High {
+		// Only a high counts here: a medium may be the last message's
+		// alone, graded already.
+		if c2, l2 := dlp.ScanInjection(in.tail + text[:min(len(text), scanTail)]); c2 == dlp.High {
+			c, label = c2, l2
+		}
+	}
+	in.tail = strings.Clone(text[max(0, len(text)-scanTail):])
+	switch c {
+	case dlp.High:
+		return "", refuse(BlockInjection, "the upstream sent a WebSocket message that looks like a prompt injection (%s); the connection is closed", label)
+	case dlp.Medium:
+		in.suspected(label)
+	case dlp.None:
+	}
+	return "", nil
 }
 
 // wsConn is the upstream side of a WebSocket connection as the reverse
 // proxy sees it: Write carries the agent's bytes up, Read the upstream's
 // down. Each direction passes a frame on only once it (and, for a
 // fragmented message, the whole message) has been read and scanned.
+//
+// A refusal closes both sides with a 1008 close frame: the upstream's is
+// written at once (bounded by wsCloseGrace), the agent's is the last
+// thing Read returns. Close, which the reverse proxy calls when the
+// session ends, writes its audit event.
 type wsConn struct {
-	rwc     io.ReadWriteCloser
-	blocked func(*refusal)
+	rwc io.ReadWriteCloser
+	p   *Proxy
+	// rec is the session's event: block reads it before the connection
+	// is closed, record writes it once it is.
+	rec   *recorder
+	note  *note
+	route string
 
 	// up is used only by Write, down and pending only by Read: the proxy
 	// copies each direction in its own goroutine.
@@ -132,27 +217,56 @@ type wsConn struct {
 	pending  []byte
 	rbuf     [32 << 10]byte
 
-	once sync.Once
-	mu   sync.Mutex
-	// closed is guarded by mu.
-	closed bool
+	// wmu serialises writes to rwc: the agent's frames and the proxy's
+	// close frame.
+	wmu sync.Mutex
+
+	mu sync.Mutex
+	// closed, refused, toAgent and redaction are guarded by mu. toAgent
+	// is the close frame Read still has to hand the agent; redaction
+	// describes the first redaction, for the audit.
+	closed    bool
+	refused   *refusal
+	toAgent   []byte
+	redaction string
+
+	// drained is closed once Read has handed the agent its close frame
+	// (or the session is over); upstreamClosed once the upstream has
+	// its close frame and rwc is closed.
+	drained, upstreamClosed chan struct{}
+	drainOnce, closeOnce    sync.Once
+
+	framesOut, bytesOut, framesIn, bytesIn, nRedacted, nSuspected atomic.Int64
 }
 
 func (c *wsConn) Read(b []byte) (int, error) {
 	for len(c.pending) == 0 {
-		if c.isClosed() {
+		c.mu.Lock()
+		closed := c.closed
+		c.pending, c.toAgent = c.toAgent, nil
+		c.mu.Unlock()
+		if len(c.pending) > 0 {
+			break
+		}
+		if closed {
+			c.drainOnce.Do(func() { close(c.drained) })
 			return 0, errWSClosed
 		}
 		n, err := c.rwc.Read(c.rbuf[:])
 		if n > 0 {
-			out, rf := c.down.feed(c.rbuf[:n])
+			out, frames, rf := c.down.feed(c.rbuf[:n])
 			if rf != nil {
 				c.block(rf)
-				return 0, errWSClosed
+				continue
 			}
 			c.pending = out
+			c.framesIn.Add(int64(frames))
+			c.bytesIn.Add(int64(len(out)))
 		}
 		if err != nil && len(c.pending) == 0 {
+			if c.isClosed() {
+				continue // Closed by the other direction: hand on its close frame.
+			}
 			return 0, err
 		}
 	}
@@ -162,23 +276,67 @@ func (c *wsConn) Read(b []byte) (int, error) {
 }
 
 func (c *wsConn) Write(b []byte) (int, error) {
-	if c.isClosed() {
-		return 0, errWSClosed
-	}
-	out, rf := c.up.feed(b)
-	if rf != nil {
-		c.block(rf)
-		return 0, errWSClosed
-	}
-	if len(out) > 0 {
-		if _, err := c.rwc.Write(out); err != nil {
-			return 0, err
+	if !c.isClosed() {
+		out, frames, rf := c.up.feed(b)
+		if rf != nil {
+			c.block(rf)
+		} else {
+			err := c.send(out)
+			if err == nil {
+				c.framesOut.Add(int64(frames))
+				c.bytesOut.Add(int64(len(out)))
+				return len(b), nil
+			}
+			if !errors.Is(err, errWSClosed) {
+				return 0, err
+			}
 		}
 	}
-	return len(b), nil
+	// Security: nothing more goes up. Ending this copy tears the session
+	// down; first let Read hand the agent its close frame.
+	t := time.NewTimer(wsCloseGrace)
+	defer t.Stop()
+	select {
+	case <-c.drained:
+	case <-t.C:
+	}
+	return 0, errWSClosed
 }
 
-func (c *wsConn) Close() error { return c.rwc.Close() }
+// send writes released frames up, unless the connection was closed:
+// then the close frame is, or is about to be, the last frame sent.
+func (c *wsConn) send(out []byte) error {
+	if len(out) == 0 {
+		return nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.isClosed() {
+		return errWSClosed
+	}
+	_, err := c.rwc.Write(out)
+	return err
+}
+
+// Close ends the session: it closes the upstream side (once a refusal's
+// close frame is on its way) and writes the session's audit event.
+func (c *wsConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		refused := c.refused != nil
+		c.closed = true
+		c.mu.Unlock()
+		c.drainOnce.Do(func() { close(c.drained) })
+		if refused {
+			<-c.upstreamClosed
+		} else {
+			err = c.rwc.Close()
+		}
+		c.record()
+	})
+	return err
+}
 
 func (c *wsConn) isClosed() bool {
 	c.mu.Lock()
@@ -186,164 +344,84 @@ func (c *wsConn) isClosed() bool {
 	return c.closed
 }
 
-// block records the refusal once and closes the upstream side; the
-// proxy then closes the agent's side.
+// block closes the connection on a refusal: it is logged and listed at
+// once, audited when the session ends.
 func (c *wsConn) block(rf *refusal) {
-	c.once.Do(func() {
-		c.mu.Lock()
-		c.closed = true
+	c.mu.Lock()
+	if c.closed {
 		c.mu.Unlock()
-		c.blocked(rf)
-		_ = c.rwc.Close()
-	})
-}
-
-// wsStream parses one direction of a WebSocket connection (RFC 6455
-// section 5). It holds back the frames of a message until the message is
-// complete and scanned, then releases them unchanged.
-type wsStream struct {
-	// fromClient is set for the agent's direction, whose frames must be
-	// masked.
-	fromClient bool
-	scan       func([]byte) *refusal
-
-	buf []byte // input not yet parsed into a whole frame
-	// held are the raw frames of the message being read, msg its
-	// unmasked payload; inMsg is set between its first and last frame.
-	held, msg []byte
-	inMsg     bool
-}
-
-// wsHeader is a parsed frame header.
-type wsHeader struct {
-	fin    bool
-	op     byte
-	masked bool
-	key    [4]byte
-	hdrLen int
-	// payload is the payload length, at most maxWSMessage.
-	payload int
-}
-
-// parseWSHeader parses the frame header at the start of b. It returns
-// ok=false when b is too short to hold it, and a refusal for a frame the
-// proxy does not pass.
-func parseWSHeader(b []byte, fromClient bool) (h wsHeader, ok bool, rf *refusal) {
-	if len(b) < 2 {
-		return h, false, nil
+		return
 	}
-	h.fin = b[0]&0x80 != 0
-	h.op = b[0] & 0x0f
-	if b[0]&0x70 != 0 {
-		return h, false, refuse(BlockWebSocket, "a WebSocket frame uses an extension (RSV bits set); none is negotiated through the proxy")
+	c.closed, c.refused = true, rf
+	c.toAgent = appendWSClose(nil, false, rf.code)
+	c.mu.Unlock()
+	// Security: the reason may name what the agent sent; it is listed
+	// redacted, as every record is.
+	ev := c.rec.ev
+	ev.Rule, ev.Reason = rf.code, rf.reason
+	c.p.scrubEvent(&ev)
+	c.p.log.Warn("websocket closed", "host", ev.Host, "rule", rf.code)
+	c.p.refusals.add(RecentRefusal{Time: time.Now().UTC(), Method: ev.Method, Host: ev.Host, Path: ev.Path, Rule: rf.code, Reason: ev.Reason})
+	go c.closeUpstream(appendWSClose(nil, true, rf.code))
+}
+
+// closeUpstream hands the upstream its close frame, waiting no longer
+// than wsCloseGrace for it to be taken, and closes the upstream side,
+// which wakes a Read waiting on it.
+func (c *wsConn) closeUpstream(frame []byte) {
+	defer close(c.upstreamClosed)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		_, _ = c.rwc.Write(frame)
+	}()
+	t := time.NewTimer(wsCloseGrace)
+	defer t.Stop()
+	select {
+	case <-sent:
+	case <-t.C:
 	}
-	switch h.op {
-	case 0, 1, 2, 8, 9, 10:
+	_ = c.rwc.Close()
+}
+
+func (c *wsConn) redacted(fs []dlp.Finding) {
+	if c.nRedacted.Add(1) > 1 {
+		return
+	}
+	what := describe(fs)
+	c.mu.Lock()
+	c.redaction = what + "; redacted"
+	c.mu.Unlock()
+	c.p.log.Warn("websocket message redacted", "host", c.route, "what", what)
+}
+
+func (c *wsConn) suspected(label string) {
+	if c.nSuspected.Add(1) == 1 {
+		c.p.log.Info("inbound injection suspected", "host", c.route, "what", label)
+	}
+}
+
+// record writes the session's audit event.
+func (c *wsConn) record() {
+	c.mu.Lock()
+	rf, redaction := c.refused, c.redaction
+	c.mu.Unlock()
+	ws := &WebSocket{
+		FramesOut: c.framesOut.Load(), BytesOut: c.bytesOut.Load(),
+		FramesIn: c.framesIn.Load(), BytesIn: c.bytesIn.Load(),
+		Redacted: c.nRedacted.Load(), Suspected: c.nSuspected.Load(),
+	}
+	c.rec.ev.WebSocket = ws
+	switch {
+	case rf != nil:
+		c.rec.done(http.StatusSwitchingProtocols, ws.BytesIn, "block", rf.code, rf.reason)
+	case ws.Redacted > 0:
+		c.rec.done(http.StatusSwitchingProtocols, ws.BytesIn, "allow", RuleRedacted, redaction)
+	case c.note.redacted:
+		c.rec.done(http.StatusSwitchingProtocols, ws.BytesIn, "allow", RuleResponseSecret)
 	default:
-		return h, false, refuse(BlockWebSocket, "a WebSocket frame has the reserved opcode %d", h.op)
+		c.rec.done(http.StatusSwitchingProtocols, ws.BytesIn, "allow", "")
 	}
-	h.masked = b[1]&0x80 != 0
-	if h.masked != fromClient {
-		return h, false, refuse(BlockWebSocket, "a WebSocket frame is masked the wrong way for its direction (RFC 6455 section 5.1)")
-	}
-	h.hdrLen = 2
-	var n uint64
-	switch n = uint64(b[1] & 0x7f); n {
-	case 126:
-		if len(b) < 4 {
-			return h, false, nil
-		}
-		n = uint64(binary.BigEndian.Uint16(b[2:4]))
-		h.hdrLen = 4
-	case 127:
-		if len(b) < 10 {
-			return h, false, nil
-		}
-		n = binary.BigEndian.Uint64(b[2:10])
-		h.hdrLen = 10
-	}
-	if h.op >= 8 && (!h.fin || n > 125) {
-		return h, false, refuse(BlockWebSocket, "a WebSocket control frame is fragmented or longer than 125 bytes")
-	}
-	if n > maxWSMessage {
-		return h, false, refuse(BlockWebSocket, "a WebSocket frame is over %d MiB and cannot be scanned", maxWSMessage>>20)
-	}
-	h.payload = int(n)
-	if h.masked {
-		if len(b) < h.hdrLen+4 {
-			return h, false, nil
-		}
-		copy(h.key[:], b[h.hdrLen:h.hdrLen+4])
-		h.hdrLen += 4
-	}
-	return h, true, nil
-}
-
-// feed parses p and returns the raw bytes that may be passed on: whole
-// control frames, and whole messages, once scanned. A refusal means the
-// connection must be closed.
-func (s *wsStream) feed(p []byte) (release []byte, rf *refusal) {
-	s.buf = append(s.buf, p...)
-	for {
-		h, ok, rf := parseWSHeader(s.buf, s.fromClient)
-		if rf != nil {
-			return nil, rf
-		}
-		if !ok || len(s.buf)-h.hdrLen < h.payload {
-			break
-		}
-		end := h.hdrLen + h.payload
-		raw := s.buf[:end]
-		payload := unmask(raw[h.hdrLen:], h)
-		switch {
-		case h.op >= 8:
-			// Control frames may come between the fragments of a
-			// message; each is scanned alone and passed at once.
-			if rf := s.scan(payload); rf != nil {
-				return nil, rf
-			}
-			release = append(release, raw...)
-		case (h.op == 0) != s.inMsg:
-			return nil, refuse(BlockWebSocket, "a WebSocket continuation frame does not continue a message, or a new message interrupts one")
-		case h.fin && !s.inMsg:
-			// A whole message in one frame: no copy into held.
-			if rf := s.scan(payload); rf != nil {
-				return nil, rf
-			}
-			release = append(release, raw...)
-		default:
-			if len(s.msg)+len(payload) > maxWSMessage {
-				return nil, refuse(BlockWebSocket, "a WebSocket message is over %d MiB and cannot be scanned", maxWSMessage>>20)
-			}
-			s.inMsg = true
-			s.held = append(s.held, raw...)
-			s.msg = append(s.msg, payload...)
-			if h.fin {
-				if rf := s.scan(s.msg); rf != nil {
-					return nil, rf
-				}
-				release = append(release, s.held...)
-				s.held, s.msg, s.inMsg = s.held[:0], s.msg[:0], false
-			}
-		}
-		s.buf = s.buf[end:]
-	}
-	if len(s.buf) == 0 {
-		s.buf = nil
-	} else if cap(s.buf) > 2*len(s.buf)+(64<<10) {
-		s.buf = append([]byte(nil), s.buf...)
-	}
-	return release, nil
-}
-
-// unmask returns the payload of a frame unmasked (a copy when masked).
-func unmask(b []byte, h wsHeader) []byte {
-	if !h.masked {
-		return b
-	}
-	out := make([]byte, len(b))
-	for i := range b {
-		out[i] = b[i] ^ h.key[i&3]
-	}
-	return out
 }

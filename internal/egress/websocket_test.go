@@ -51,54 +51,70 @@ func writeFrame(w io.Writer, fin bool, rsv, op byte, masked bool, payload []byte
 	return err
 }
 
+// wsFrame is one frame as the tests read it, unmasked.
+type wsFrame struct {
+	fin, masked bool
+	op          byte
+	payload     []byte
+}
+
 // readFrame reads one frame and unmasks it.
 func readFrame(r *bufio.Reader) (fin bool, op byte, payload []byte, err error) {
+	f, err := readWSFrame(r)
+	return f.fin, f.op, f.payload, err
+}
+
+// readWSFrame reads one frame, noting whether it was masked, and
+// unmasks it.
+func readWSFrame(r *bufio.Reader) (wsFrame, error) {
+	var f wsFrame
 	var h [2]byte
-	if _, err = io.ReadFull(r, h[:]); err != nil {
-		return false, 0, nil, err
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return f, err
 	}
-	fin, op = h[0]&0x80 != 0, h[0]&0x0f
+	f.fin, f.op = h[0]&0x80 != 0, h[0]&0x0f
 	n := uint64(h[1] & 0x7f)
 	switch n {
 	case 126:
 		var b [2]byte
-		if _, err = io.ReadFull(r, b[:]); err != nil {
-			return false, 0, nil, err
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return f, err
 		}
 		n = uint64(binary.BigEndian.Uint16(b[:]))
 	case 127:
 		var b [8]byte
-		if _, err = io.ReadFull(r, b[:]); err != nil {
-			return false, 0, nil, err
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return f, err
 		}
 		n = binary.BigEndian.Uint64(b[:])
 	}
 	var key [4]byte
-	masked := h[1]&0x80 != 0
-	if masked {
-		if _, err = io.ReadFull(r, key[:]); err != nil {
-			return false, 0, nil, err
+	f.masked = h[1]&0x80 != 0
+	if f.masked {
+		if _, err := io.ReadFull(r, key[:]); err != nil {
+			return f, err
 		}
 	}
 	if n > 1<<20 {
-		return false, 0, nil, errors.New("frame too large for the test")
+		return f, errors.New("frame too large for the test")
 	}
-	payload = make([]byte, n)
-	if _, err = io.ReadFull(r, payload); err != nil {
-		return false, 0, nil, err
+	f.payload = make([]byte, n)
+	if _, err := io.ReadFull(r, f.payload); err != nil {
+		return f, err
 	}
-	if masked {
-		for i := range payload {
-			payload[i] ^= key[i%4]
+	if f.masked {
+		for i := range f.payload {
+			f.payload[i] ^= key[i%4]
 		}
 	}
-	return fin, op, payload, nil
+	return f, nil
 }
 
 // serveWebSocket is the fake upstream's WebSocket endpoint: it records
 // every frame payload it receives and echoes each whole message. On a
 // path ending in /ws-reflect it first sends the Authorization header it
-// received, as a careless echo server would.
+// received, as a careless echo server would; with ?echo-auth it puts it
+// in a header of its 101.
 func serveWebSocket(u *upstream, w http.ResponseWriter, r *http.Request) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -108,6 +124,9 @@ func serveWebSocket(u *upstream, w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
 	if r.URL.Query().Has("deflate") {
 		fmt.Fprint(brw, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+	}
+	if r.URL.Query().Has("echo-auth") {
+		fmt.Fprintf(brw, "X-Echo: %s\r\n", r.Header.Get("Authorization"))
 	}
 	fmt.Fprint(brw, "\r\n")
 	if strings.HasSuffix(r.URL.Path, "/ws-reflect") {
@@ -149,6 +168,14 @@ func serveWebSocket(u *upstream, w http.ResponseWriter, r *http.Request) {
 // extra handshake headers.
 func dialWebSocket(t *testing.T, e *env, host, path, extra string) (*tls.Conn, *bufio.Reader, int) {
 	t.Helper()
+	tc, br, status, _ := dialWebSocketHeader(t, e, host, path, extra)
+	return tc, br, status
+}
+
+// dialWebSocketHeader is dialWebSocket returning the handshake
+// response's header too.
+func dialWebSocketHeader(t *testing.T, e *env, host, path, extra string) (*tls.Conn, *bufio.Reader, int, http.Header) {
+	t.Helper()
 	tc := tunnelTLS(t, e, host, &tls.Config{ServerName: host, RootCAs: e.agentCA, NextProtos: []string{"http/1.1"}})
 	fmt.Fprintf(tc, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n%s\r\n", path, host, extra)
@@ -159,7 +186,7 @@ func dialWebSocket(t *testing.T, e *env, host, path, extra string) (*tls.Conn, *
 	}
 	resp.Body.Close()
 	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
-	return tc, br, resp.StatusCode
+	return tc, br, resp.StatusCode, resp.Header
 }
 
 func (u *upstream) wsPayloads() []string {
@@ -228,25 +255,19 @@ func TestWebSocketFramesScanned(t *testing.T) {
 			if status != http.StatusSwitchingProtocols {
 				t.Fatalf("upgrade = %d, want 101", status)
 			}
-			var got []string
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for {
-					_, _, p, err := readFrame(br)
-					if err != nil {
-						return
-					}
-					got = append(got, string(p))
-				}
-			}()
+			frames := readAll(br)
 			for _, f := range tc.frames {
 				if err := writeFrame(conn, f.fin, f.rsv, f.op, f.masked, []byte(f.payload)); err != nil {
 					break
 				}
 			}
+			var got []string
 			select {
-			case <-done:
+			case fs := <-frames:
+				for _, f := range fs {
+					got = append(got, string(f.payload))
+				}
+				wantPolicyClose(t, fs)
 			case <-time.After(5 * time.Second):
 				t.Fatal("the proxy kept the connection open")
 			}
@@ -255,7 +276,7 @@ func TestWebSocketFramesScanned(t *testing.T) {
 					t.Errorf("a payload passed: %q", p)
 				}
 			}
-			if ev := waitEvent(t, e, "websocket"); ev.Decision != "block" || ev.Rule == "" || strings.Contains(ev.Reason, testSecret) {
+			if ev := waitEvent(t, e, "websocket"); ev.Decision != "block" || ev.Rule == "" || ev.Status != http.StatusSwitchingProtocols || strings.Contains(ev.Reason, testSecret) {
 				t.Errorf("audit event = %+v, want a websocket block naming its rule", ev)
 			}
 		})
