@@ -94,6 +94,17 @@ type Backend interface {
 	DialControl(ctx context.Context, slug string) (net.Conn, error)
 }
 
+// Committer is a backend that can save a bottle's agent runtime (what it
+// started from and what the agent changed since) so that a later start of
+// the bottle runs from it (bot-bottle commit).
+type Committer interface {
+	// Commit saves slug's agent runtime, running or stopped, and returns
+	// the reference a later Spec.Image.Committed names.
+	Commit(ctx context.Context, slug string) (string, error)
+	// Forget removes a saved runtime; one already gone is not an error.
+	Forget(ctx context.Context, ref string) error
+}
+
 // Features describes what a backend offers on this machine, for the
 // preflight summary.
 type Features struct {
@@ -210,6 +221,9 @@ type Image struct {
 	// Name is the repository the image is tagged in; the tag is the
 	// content hash of everything above.
 	Name string
+	// Committed, when set, is a runtime Committer.Commit saved: the
+	// bottle starts from it instead of the recipe.
+	Committed string
 }
 
 // User is the agent user inside the runtime.

@@ -94,6 +94,32 @@ func newStopCmd(env *Env) *cobra.Command {
 	}, env)
 }
 
+func newCommitCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "commit SLUG",
+		Short: "Save a bottle's agent runtime, so that resume starts from it",
+		Long: `Save what a bottle's agent runtime holds now (Docker: its container as an
+image: what the agent installed, its home, a copied workspace), so that
+'bot-bottle resume SLUG' starts from it instead of the agent's image. A
+later commit replaces the earlier one; cleanup removes it with the
+bottle's state. The sidecar, the policy and the secrets are never part
+of it: resume makes them anew from the manifests.`,
+		Args: exactArgs(1, "name the bottle to commit: bot-bottle commit SLUG"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := env.lifecycle()
+			if err != nil {
+				return err
+			}
+			ref, err := m.Commit(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.IO.ErrOut, "bottle %s committed as %s; 'bot-bottle resume %s' starts from it once it is stopped\n", args[0], ref, args[0])
+			return nil
+		},
+	}
+}
+
 func newLogsCmd(env *Env) *cobra.Command {
 	var follow bool
 	cmd := slugCmd("logs SLUG [-f]", "Print a bottle's sidecar and agent logs; -f follows its audit events", func(ctx context.Context, env *Env, be backend.Backend, slug string, rest []string) error {
@@ -140,7 +166,7 @@ func newResumeCmd(env *Env) *cobra.Command {
 			}
 			rec := r.Record
 			opts.Agent, opts.Bottles, opts.Backend, opts.Command, opts.slug = rec.Agent, rec.Bottles, rec.Backend, rec.Command, slug
-			opts.Label, opts.Color, opts.KeepHome = rec.Label, rec.Color, rec.KeepHome
+			opts.Label, opts.Color, opts.KeepHome, opts.committed = rec.Label, rec.Color, rec.KeepHome, rec.Committed
 			if err := opts.checkHeadless(); err != nil {
 				return err
 			}

@@ -452,3 +452,53 @@ func TestDetachedAgentAttachAndLogs(t *testing.T) {
 	}
 	w.requireClean()
 }
+
+// TestCommitThenResume: what the agent put in its runtime (a file in its
+// home) survives a commit, a stop and a resume; a second commit replaces
+// the first image.
+func TestCommitThenResume(t *testing.T) {
+	w := newWorld(t)
+	// Waits the first time; the resumed bottle finds the file and ends.
+	out, code := w.run("start", "example", "--yes", "--detach", "--", "sh", "-c", "cat ~/state.txt 2>/dev/null || exec sleep 600")
+	if code != 0 {
+		t.Fatalf("start --detach: %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	slug := lines[len(lines)-1]
+	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo saved-state > ~/state.txt"); code != 0 {
+		t.Fatalf("exec: %d\n%s", code, out)
+	}
+	images := func() []string {
+		out, err := exec.Command("docker", "images", "-q", "--no-trunc", "--filter", "label=io.bot-bottle.role=saved", "--filter", "label=io.bot-bottle.slug="+slug).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(string(out))
+	}
+	t.Cleanup(func() {
+		for _, id := range images() {
+			_ = exec.Command("docker", "rmi", "-f", id).Run()
+		}
+	})
+	if out, code := w.run("commit", slug); code != 0 || !strings.Contains(out, "committed as sha256:") {
+		t.Fatalf("commit: %d\n%s", code, out)
+	}
+	first := images()
+	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo more >> ~/state.txt"); code != 0 {
+		t.Fatalf("exec: %d\n%s", code, out)
+	}
+	if out, code := w.run("commit", slug); code != 0 {
+		t.Fatalf("second commit: %d\n%s", code, out)
+	}
+	if second := images(); len(first) != 1 || len(second) != 1 || first[0] == second[0] {
+		t.Errorf("saved images after one commit %v, after two %v: want one each, the second replacing the first", first, second)
+	}
+	if out, code := w.run("stop", slug); code != 0 {
+		t.Fatalf("stop: %d\n%s", code, out)
+	}
+	out, code = w.run("resume", slug, "--yes")
+	if code != 0 || !strings.Contains(out, "saved-state\nmore") {
+		t.Fatalf("resume from the commit: %d\n%s", code, out)
+	}
+	w.requireClean()
+}

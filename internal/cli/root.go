@@ -103,6 +103,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newVersionCmd(env, nil),
 		newStartCmd(env),
 		newResumeCmd(env),
+		newCommitCmd(env),
 		newAttachCmd(env),
 		newExecCmd(env),
 		newStopCmd(env),

@@ -40,8 +40,9 @@ type startOptions struct {
 	Label, Color string
 	// KeepHome keeps the agent's home with the bottle's state.
 	KeepHome bool
-	// slug, when set, resumes that bottle.
-	slug string
+	// slug, when set, resumes that bottle; committed is the runtime it
+	// was committed as.
+	slug, committed string
 }
 
 func newStartCmd(env *Env) *cobra.Command {
@@ -177,8 +178,9 @@ func runStart(ctx context.Context, opts *startOptions) error {
 		Command: opts.Command, TTY: len(opts.Command) == 0 && !opts.Headless && (ios.IsTerminal() || opts.Detach),
 		Detached: opts.Detach, Slug: opts.slug, Label: opts.Label, Color: opts.Color, KeepHome: opts.KeepHome,
 		// A resumed bottle with its home goes on with its conversation.
-		Continue: opts.slug != "" && opts.KeepHome,
-		HostUID:  os.Getuid(), HostGID: os.Getgid(),
+		Continue:  opts.slug != "" && opts.KeepHome,
+		Committed: opts.committed,
+		HostUID:   os.Getuid(), HostGID: os.Getgid(),
 	}
 	if opts.Headless {
 		lopts.HeadlessPrompt = opts.Prompt

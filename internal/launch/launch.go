@@ -70,6 +70,9 @@ type Options struct {
 	// Continue resumes the agent CLI's last conversation (a resume with a
 	// kept home).
 	Continue bool
+	// Committed, when set, is the saved runtime (bot-bottle commit) the
+	// bottle starts from instead of its image recipe.
+	Committed string
 	// Detached bottles have no owner process.
 	Detached bool
 	// Slug, when set, reuses a slug (resume); else a new one is minted.
@@ -113,6 +116,9 @@ type Record struct {
 	Color string `json:"color,omitempty"`
 	// KeepHome says the agent's home is kept in the state folder.
 	KeepHome bool `json:"keep_home,omitempty"`
+	// Committed is the backend's reference of the runtime bot-bottle
+	// commit saved, which resume starts from.
+	Committed string `json:"committed,omitempty"`
 	// Mounted says the workspace Cwd was mounted: what the agent left
 	// there is checked when the bottle is retired (Leftovers).
 	Mounted bool `json:"mounted,omitempty"`
@@ -232,11 +238,12 @@ func Prepare(o Options) (*Launch, error) {
 	if o.KeepHome {
 		spec.HomeDir = filepath.Join(dir, HomeDir)
 	}
+	spec.Image.Committed = o.Committed
 	rec := Record{
 		Slug: slug, Agent: res.Agent.Name, Bottles: res.Bottles, Backend: o.Backend,
 		Cwd: o.Cwd, Command: o.Command, Detached: o.Detached, CreatedAt: time.Now().UTC(),
 		Mounted: ws.Mode == manifest.WorkspaceMount, Headless: o.HeadlessPrompt != "", Label: o.Label, Color: o.Color,
-		KeepHome: o.KeepHome,
+		KeepHome: o.KeepHome, Committed: o.Committed,
 	}
 	return &Launch{Spec: spec, Policy: pol, Record: rec, Protection: prot, policyJSON: polJSON, ca: ca, bottle: b, upstreamCA: o.UpstreamCA}, nil
 }

@@ -46,6 +46,9 @@ func provide(res *manifest.Resolved, o Options) (*provided, error) {
 		return nil, err
 	}
 	img = provider.WithBuildCA(img, o.BuildCA)
+	if img, err = provider.WithCLIVersion(img, template, b.Provider.CLIVersion.V); err != nil {
+		return nil, err
+	}
 	var skills []fs.FS
 	for _, dir := range o.SkillDirs {
 		if root, err := os.OpenRoot(dir); err == nil {

@@ -168,6 +168,10 @@ func (m *Manager) Cleanup(ctx context.Context, p CleanupPlan, done func(string))
 		done("removed " + b.Slug)
 	}
 	for _, f := range p.Expired {
+		if err := m.forgetCommitted(ctx, f.Record); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Record.Slug, err))
+			continue
+		}
 		if err := launch.RemoveState(m.Home, f); err != nil {
 			errs = append(errs, err)
 			continue
@@ -223,4 +227,52 @@ func (m *Manager) Resume(ctx context.Context, slug, cwd string) (Resumption, err
 		}
 	}
 	return r, nil
+}
+
+// Commit saves slug's agent runtime (backend.Committer) and records it,
+// so that resume starts from it; the runtime an earlier commit saved is
+// removed. It returns the saved runtime's reference.
+func (m *Manager) Commit(ctx context.Context, slug string) (string, error) {
+	rec, err := launch.ReadRecord(m.Home, slug)
+	if err != nil {
+		return "", err
+	}
+	be, err := m.Backend(rec.Backend)
+	if err != nil {
+		return "", err
+	}
+	c, ok := be.(backend.Committer)
+	if !ok {
+		return "", fmt.Errorf("the %s backend cannot commit a bottle: what its bottles write is the workspace and the home; start with --keep-home to keep the home", be.Name())
+	}
+	ref, err := c.Commit(ctx, slug)
+	if err != nil {
+		return "", err
+	}
+	old := rec.Committed
+	rec.Committed = ref
+	if err := launch.WriteRecord(launch.StateDir(m.Home, slug), rec); err != nil {
+		return "", errors.Join(err, c.Forget(ctx, ref))
+	}
+	if old != "" && old != ref {
+		if err := c.Forget(ctx, old); err != nil {
+			return ref, fmt.Errorf("the runtime of the earlier commit stays: %w", err)
+		}
+	}
+	return ref, nil
+}
+
+// forgetCommitted removes the runtime rec's bottle was committed as.
+func (m *Manager) forgetCommitted(ctx context.Context, rec launch.Record) error {
+	if rec.Committed == "" {
+		return nil
+	}
+	be, err := m.Backend(rec.Backend)
+	if err != nil {
+		return err
+	}
+	if c, ok := be.(backend.Committer); ok {
+		return c.Forget(ctx, rec.Committed)
+	}
+	return nil
 }

@@ -102,6 +102,10 @@ func (r *reader) env(v *yaml.Node, b *Bottle) {
 	}
 }
 
+// cliVersionRE is an npm release version: MAJOR.MINOR.PATCH with an
+// optional pre-release.
+var cliVersionRE = regexp.MustCompile(`^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}(-[0-9A-Za-z][0-9A-Za-z.-]{0,63})?$`)
+
 func (r *reader) provider(v *yaml.Node, p *Provider) {
 	r.mapping(v, fields{
 		where: "agent_provider",
@@ -126,6 +130,17 @@ func (r *reader) provider(v *yaml.Node, p *Provider) {
 				if on, ok := r.boolean(v, "agent_provider.forward_host_credentials"); ok {
 					p.ForwardHostCredentials = set(on, r.pos(v))
 				}
+			}},
+			{"cli_version", func(_, v *yaml.Node) {
+				s, ok := r.str(v, "agent_provider.cli_version")
+				if !ok || s == "" {
+					return
+				}
+				if !cliVersionRE.MatchString(s) {
+					r.errorf(v, "agent_provider.cli_version %q is not a release version such as 2.1.197 (a pin: latest or a range would change the image under you)", s)
+					return
+				}
+				p.CLIVersion = set(s, r.pos(v))
 			}},
 			{"auth_token", func(_, v *yaml.Node) {
 				s, ok := r.str(v, "agent_provider.auth_token")

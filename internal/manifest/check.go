@@ -89,6 +89,9 @@ func (ix *Index) checkBottle(b *Bottle, ds *Diagnostics) {
 	if p.AuthToken.V != "" && tmpl != TemplateClaude {
 		ds.errorf(p.AuthToken.At, "agent_provider.auth_token applies to the claude template only (this bottle's template is %s)", tmpl)
 	}
+	if p.CLIVersion.V != "" && tmpl == TemplateShell {
+		ds.errorf(p.CLIVersion.At, "agent_provider.cli_version applies to a template with an agent CLI (claude, codex, pi); this bottle's is shell")
+	}
 	if df := p.Dockerfile.V; df != "" {
 		if path := DockerfilePath(p.Dockerfile); !isFile(path) {
 			ds.errorf(p.Dockerfile.At, "agent_provider.dockerfile %s does not exist", path)

@@ -200,5 +200,6 @@ func mergeProvider(base, over Provider) Provider {
 		Settings:               over.Settings.over(base.Settings),
 		ForwardHostCredentials: over.ForwardHostCredentials.over(base.ForwardHostCredentials),
 		AuthToken:              over.AuthToken.over(base.AuthToken),
+		CLIVersion:             over.CLIVersion.over(base.CLIVersion),
 	}
 }

@@ -207,6 +207,10 @@ type Provider struct {
 	Settings               Value[*PiSettings] `json:"settings"`
 	ForwardHostCredentials Value[bool]        `json:"forward_host_credentials"`
 	AuthToken              Value[string]      `json:"auth_token"`
+	// CLIVersion pins the version of the template's agent CLI (its npm
+	// package) the image installs; unset is the version bot-bottle is
+	// verified with.
+	CLIVersion Value[string] `json:"cli_version,omitzero"`
 }
 
 // PiSettings configures the pi provider's model endpoint. It holds no key:

@@ -59,6 +59,35 @@ func WithBuildCA(img backend.Image, pem []byte) backend.Image {
 	return img
 }
 
+// cliVersionArgs are the build arguments that pin each template's agent
+// CLI; the templates' defaults are the versions bot-bottle is verified
+// with.
+var cliVersionArgs = map[string]string{
+	manifest.TemplateClaude: "CLAUDE_CODE_VERSION",
+	manifest.TemplateCodex:  "CODEX_VERSION",
+	manifest.TemplatePi:     "PI_VERSION",
+}
+
+// WithCLIVersion is img built with the template's agent CLI at version
+// (agent_provider.cli_version); "" keeps the template's default. It is a
+// build argument, so part of the image's tag.
+func WithCLIVersion(img backend.Image, template, version string) (backend.Image, error) {
+	if version == "" {
+		return img, nil
+	}
+	arg, ok := cliVersionArgs[template]
+	if !ok {
+		return img, fmt.Errorf("the %s template has no agent CLI to pin", template)
+	}
+	args := maps.Clone(img.BuildArgs)
+	if args == nil {
+		args = map[string]string{}
+	}
+	args[arg] = version
+	img.BuildArgs = args
+	return img, nil
+}
+
 // Template returns the text of a built-in Dockerfile template.
 func Template(name string) (string, error) {
 	if !slices.Contains(manifest.Templates, name) {

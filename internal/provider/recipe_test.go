@@ -251,3 +251,34 @@ func TestWithBuildCA(t *testing.T) {
 		t.Fatal("the build CA is not part of the image's content hash")
 	}
 }
+
+// agent_provider.cli_version reaches the template's own ARG, and is part
+// of the tag; the shell template has no CLI to pin.
+func TestWithCLIVersion(t *testing.T) {
+	for tmpl, arg := range cliVersionArgs {
+		img, err := Recipe(tmpl, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := Template(tmpl)
+		if !strings.Contains(text, "ARG "+arg+"=") {
+			t.Errorf("the %s template has no ARG %s", tmpl, arg)
+		}
+		got, err := WithCLIVersion(img, tmpl, "9.9.9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.BuildArgs[arg] != "9.9.9" || img.BuildArgs[arg] != "" {
+			t.Errorf("%s: build args %v (the recipe given: %v), want %s=9.9.9 on the copy only", tmpl, got.BuildArgs, img.BuildArgs, arg)
+		}
+		if ContentHash(got) == ContentHash(img) {
+			t.Errorf("%s: the CLI version is not part of the image's content hash", tmpl)
+		}
+		if same, _ := WithCLIVersion(img, tmpl, ""); ContentHash(same) != ContentHash(img) {
+			t.Errorf("%s: no version changed the recipe", tmpl)
+		}
+	}
+	if _, err := WithCLIVersion(backend.Image{}, manifest.TemplateShell, "1.0.0"); err == nil {
+		t.Error("a CLI version on the shell template was accepted")
+	}
+}

@@ -53,7 +53,12 @@ type Config struct {
 	// that cleanup never touches another home's; empty means every
 	// bottle of the daemon.
 	StateRoot string
-	Log       *slog.Logger
+	// BuildProxy are the proxy variables (HTTP_PROXY, HTTPS_PROXY,
+	// NO_PROXY, ...) image builds run with, as the docker CLI passes
+	// them: Docker's predefined build arguments, kept out of the image's
+	// history and of its tag.
+	BuildProxy map[string]string
+	Log        *slog.Logger
 }
 
 // Driver is the Docker backend.

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -150,6 +151,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // agentImage builds, unless cached, the agent image and returns its tag.
 // A base image pulled or rebuilt since makes a new tag, so a new build.
 func (d *Driver) agentImage(ctx context.Context, img backend.Image, progress io.Writer) (string, error) {
+	if img.Committed != "" {
+		return d.committedImage(ctx, img.Committed)
+	}
 	bases, err := d.baseIDs(ctx, img)
 	if err != nil {
 		return "", err
@@ -187,6 +191,12 @@ func (d *Driver) baseIDs(ctx context.Context, img backend.Image) (map[string]str
 	return ids, nil
 }
 
+// ProxyBuildArgs are Docker's predefined build arguments for proxies:
+// a build sees them without an ARG, and they stay out of the image's
+// history.
+var ProxyBuildArgs = []string{"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
+	"http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
+
 // build builds an image with the classic builder unless tag exists.
 func (d *Driver) build(ctx context.Context, tag, dockerfile string, files map[string][]byte, args map[string]string, progress io.Writer) error {
 	cli, err := d.client(ctx)
@@ -205,6 +215,11 @@ func (d *Driver) build(ctx context.Context, tag, dockerfile string, files map[st
 		return err
 	}
 	buildArgs := map[string]*string{}
+	for k, v := range d.cfg.BuildProxy {
+		if slices.Contains(ProxyBuildArgs, k) {
+			buildArgs[k] = &v
+		}
+	}
 	for k, v := range args {
 		buildArgs[k] = &v
 	}

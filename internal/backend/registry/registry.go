@@ -102,6 +102,18 @@ func newDocker(c Config) (backend.Backend, error) {
 		// For development: a static build when this binary is not one.
 		SidecarBinary: c.env("BOT_BOTTLE_SIDECAR_BINARY"),
 		StateRoot:     c.StateRoot(),
+		BuildProxy:    c.buildProxy(),
 		Log:           c.Log,
 	}), nil
+}
+
+// buildProxy reads the operator's proxy variables for image builds.
+func (c Config) buildProxy() map[string]string {
+	out := map[string]string{}
+	for _, k := range docker.ProxyBuildArgs {
+		if v := c.env(k); v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
