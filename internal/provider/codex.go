@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,11 +30,18 @@ type CodexLogin struct {
 	PlanType  string
 }
 
+// codexAPIHost is the host of the OpenAI API, where Codex sends an API
+// key.
+const codexAPIHost = "api.openai.com"
+
 // configureCodex writes config.toml (no approvals and no inner sandbox,
-// since the bottle is the sandbox; the workspace trusted; MCP servers) and,
-// when the bottle forwards the host's Codex login, a placeholder auth.json
-// shaped like a ChatGPT login. No API-key placeholder is set: the sidecar
-// injects the real token on the wire.
+// since the bottle is the sandbox; the workspace trusted; MCP servers) and
+// a placeholder auth.json: shaped like a ChatGPT login when the bottle
+// forwards the host's Codex login, else like an API-key login when the
+// bottle's route to the OpenAI API injects a credential, so that the
+// interactive UI opens on its prompt rather than on a sign-in screen. No
+// key is set in the environment: the sidecar injects the real one on the
+// wire, in place of the placeholder.
 func configureCodex(c *setup) ([]backend.File, []backend.EnvVar, error) {
 	var b strings.Builder
 	b.WriteString("# Written by bot-bottle at start. The bottle is the sandbox: Codex asks\n")
@@ -45,14 +53,29 @@ func configureCodex(c *setup) ([]backend.File, []backend.EnvVar, error) {
 			tomlString(s.Name), tomlString(s.URL), int(mcpStartupTimeout.Seconds()), int(mcpToolTimeout.Seconds()))
 	}
 	files := []backend.File{agentFile(".codex/config.toml", 0o644, []byte(b.String()))}
-	if bottle := c.r.Bottle; bottle.Provider.ForwardHostCredentials.V || hasRole(bottle, manifest.RoleCodexHostAuth) {
-		auth, err := codexAuth(c.opts.CodexLogin, c.now)
-		if err != nil {
-			return nil, nil, fmt.Errorf("rendering ~/.codex/auth.json: %w", err)
-		}
+	var auth []byte
+	var err error
+	switch bottle := c.r.Bottle; {
+	case bottle.Provider.ForwardHostCredentials.V || hasRole(bottle, manifest.RoleCodexHostAuth):
+		auth, err = codexAuth(c.opts.CodexLogin, c.now)
+	case injectsAuth(bottle, codexAPIHost):
+		// What `codex login --with-api-key` writes.
+		auth, err = marshalJSON(map[string]string{"auth_mode": "apikey", "OPENAI_API_KEY": Placeholder})
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("rendering ~/.codex/auth.json: %w", err)
+	}
+	if auth != nil {
 		files = append(files, agentFile(".codex/auth.json", 0o600, auth))
 	}
 	return files, []backend.EnvVar{literal("CODEX_HOME", CodexHome)}, nil
+}
+
+// injectsAuth reports whether a route of b to host injects a credential.
+func injectsAuth(b *manifest.Bottle, host string) bool {
+	return slices.ContainsFunc(b.Egress.Routes, func(r manifest.Route) bool {
+		return r.Auth != nil && strings.EqualFold(r.Host, host)
+	})
 }
 
 // codexAuth renders a ChatGPT-mode auth.json whose tokens are unsigned
