@@ -83,7 +83,10 @@ func (p *Proxy) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 			if len(rt.Matches) > 0 {
 				er.Matches = rt.Matches
 			}
-			if rt.Auth != nil {
+			switch {
+			case rt.Auth != nil && rt.Auth.Header != "":
+				er.Auth = "credential injected by the sidecar in the " + rt.Auth.Header + " header"
+			case rt.Auth != nil:
 				er.Auth = rt.Auth.Scheme + " credential injected by the sidecar"
 			}
 			routes = append(routes, er)

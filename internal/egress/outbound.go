@@ -47,7 +47,11 @@ func (p *Proxy) outbound(st *state, rt *policy.Route, t target, r *http.Request)
 	if rf != nil {
 		return rf
 	}
-	surfaces := requestSurfaces(t, r, decoded)
+	header := ""
+	if rt.Auth != nil {
+		header = rt.Auth.HeaderName()
+	}
+	surfaces := requestSurfaces(t, r, decoded, header)
 	var findings []dlp.Finding
 	if known {
 		// One pass over all surfaces joined: cheap when nothing matches.
@@ -142,8 +146,10 @@ func describe(fs []dlp.Finding) string {
 type surface struct{ name, text string }
 
 // requestSurfaces lists what an agent controls in a request: the host
-// labels, path, query, headers and body (decoded).
-func requestSurfaces(t target, r *http.Request, body []byte) []surface {
+// labels, path, query, headers and body (decoded). The values of the
+// credential headers the proxy drops (see isCredentialHeader; authHeader
+// is the route's, or "") are left out.
+func requestSurfaces(t target, r *http.Request, body []byte, authHeader string) []surface {
 	s := []surface{{"host", t.host}, {"path", r.URL.EscapedPath()}}
 	if p, err := url.PathUnescape(r.URL.EscapedPath()); err == nil {
 		s = append(s, surface{"path", p})
@@ -169,9 +175,10 @@ func requestSurfaces(t target, r *http.Request, body []byte) []surface {
 			names.WriteByte(c)
 		}
 		names.WriteByte('\n')
-		// The agent's Authorization is dropped before forwarding; its
-		// placeholder must not trip the scanners.
-		if name == "Authorization" || name == "Proxy-Authorization" {
+		// The agent's Authorization, and on a route with auth its auth
+		// header, are dropped before forwarding; their placeholder must
+		// not trip the scanners.
+		if name == "Authorization" || name == "Proxy-Authorization" || (authHeader != "" && isCredentialHeader(name, authHeader)) {
 			continue
 		}
 		for _, v := range vs {

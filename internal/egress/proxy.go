@@ -338,7 +338,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t target, pin *p
 		rec.done(cw.status, cw.n, "allow", "")
 	}()
 	if rt.Auth != nil {
-		f.credential = rt.Auth.Scheme + " " + st.secrets[rt.Auth.Slot].Reveal()
+		f.header = rt.Auth.HeaderName()
+		f.credential = rt.Auth.Value(st.secrets[rt.Auth.Slot].Reveal())
 	}
 	ctx := context.WithValue(r.Context(), routeKey{}, f)
 	p.rp.ServeHTTP(cw, r.WithContext(ctx))
@@ -349,8 +350,9 @@ type routeKey struct{}
 type forwarded struct {
 	route  *policy.Route
 	target target
-	// credential is the Authorization value to inject, if any.
+	// credential is the value to inject in header, if any.
 	credential string
+	header     string
 	// pin is the tunnel's own upstream connection, if it has one.
 	pin *pinnedConn
 	// note collects what happened after the decision, for the audit.
@@ -384,7 +386,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header.Del("Proxy-Connection")
 	sanitize(out)
 	if f.credential != "" {
-		out.Header.Set("Authorization", f.credential)
+		stripCredentials(out.Header, f.header)
+		out.Header.Set(f.header, f.credential)
 	}
 	// Inbound scanning reads responses as sent: ask for them uncompressed.
 	if len(f.route.DLP.Inbound) > 0 {

@@ -61,7 +61,7 @@ func checkSmuggling(rt *policy.Route, r *http.Request, query url.Values) *refusa
 		return nil
 	}
 	for name := range r.Header {
-		if overrideHeaders[strings.ReplaceAll(strings.ToLower(name), "_", "-")] {
+		if overrideHeaders[mergedName(name)] {
 			return refuse(BlockOverride, "the %s header would let the upstream use another method or path than route %s checked; drop it", name, rt.Host)
 		}
 	}
@@ -121,6 +121,34 @@ func sanitize(out *http.Request) {
 	out.Header.Del("Sec-WebSocket-Extensions")
 	setCanonicalPath(out.URL)
 }
+
+// stripCredentials removes from h, on a route that injects its credential
+// in header, every value the agent sent that could stand in for it: in
+// header, Authorization or Proxy-Authorization, in any case and with "_"
+// for "-" (CGI and WSGI servers merge X_Api_Key with X-Api-Key).
+//
+// Security: the reverse proxy has already removed the headers that the
+// agent's Connection header names, and sanitize the trailers, so that what
+// remains is every place the agent could put its own credential.
+func stripCredentials(h http.Header, header string) {
+	for name := range h {
+		if isCredentialHeader(name, header) {
+			delete(h, name)
+		}
+	}
+}
+
+// isCredentialHeader reports whether name, as the agent sent it, is a
+// credential header of a route injecting in header ("" for a route
+// without auth: Authorization and Proxy-Authorization only).
+func isCredentialHeader(name, header string) bool {
+	n := mergedName(name)
+	return n == "authorization" || n == "proxy-authorization" || (header != "" && n == mergedName(header))
+}
+
+// mergedName is a header name as the servers that merge the most names
+// read it: lowercase, with "_" for "-".
+func mergedName(name string) string { return strings.ReplaceAll(strings.ToLower(name), "_", "-") }
 
 // setCanonicalPath replaces u's path by its canonical form, the one the
 // policy matched. A path CleanPath refuses is left alone: decide has

@@ -130,6 +130,7 @@ func (r *reader) route(v *yaml.Node) (Route, bool) {
 	if !hostSeen {
 		r.errorf(v, "egress route needs host")
 	}
+	r.checkRoleAuth(v, rt)
 	rt.DLP.Outbound = slices.Clone(DefaultOutboundDetectors)
 	if outSet {
 		rt.DLP.Outbound = dlpOut
@@ -142,48 +143,6 @@ func (r *reader) route(v *yaml.Node) (Route, bool) {
 		rt.DLP.OnMatch = DefaultOutboundOnMatch
 	}
 	return rt, len(*r.ds) == before && rt.Host != ""
-}
-
-func (r *reader) auth(v *yaml.Node) *Auth {
-	a := &Auth{}
-	schemeSeen, refSeen := false, false
-	r.mapping(v, fields{
-		where: "egress route auth",
-		list: []field{
-			{"scheme", func(_, v *yaml.Node) {
-				schemeSeen = true
-				s, ok := r.str(v, "auth.scheme")
-				if ok && s != AuthSchemeBearer && s != AuthSchemeToken {
-					r.errorf(v, "auth.scheme %q is not a scheme; allowed: Bearer, token", s)
-					return
-				}
-				a.Scheme = s
-			}},
-			{"token_ref", func(_, v *yaml.Node) {
-				refSeen = true
-				s, ok := r.str(v, "auth.token_ref")
-				if ok {
-					if err := checkVarName(s); err != nil {
-						r.errorf(v, "auth.token_ref %v", err)
-						return
-					}
-				}
-				a.TokenRef, a.At = s, r.pos(v)
-			}},
-		},
-	})
-	if isNull(v) {
-		return nil
-	}
-	if v.Kind == yaml.MappingNode {
-		if !schemeSeen {
-			r.errorf(v, "auth needs scheme: Bearer or token")
-		}
-		if !refSeen {
-			r.errorf(v, "auth needs token_ref: the host environment variable holding the credential")
-		}
-	}
-	return a
 }
 
 // detectors decodes false or a non-empty list of detector names. An empty

@@ -98,10 +98,13 @@ var Templates = []string{TemplateClaude, TemplateCodex, TemplatePi, TemplateShel
 const (
 	RoleClaudeCodeOAuth = "claude_code_oauth"
 	RoleCodexHostAuth   = "codex_host_auth"
+	// RoleAnthropicAPIKey gives Claude Code a placeholder API key; its
+	// route injects the real one with auth: {header: x-api-key, ...}.
+	RoleAnthropicAPIKey = "anthropic_api_key" //nolint:gosec // G101: a role name, not a credential.
 )
 
 // Roles lists the known route roles.
-var Roles = []string{RoleClaudeCodeOAuth, RoleCodexHostAuth}
+var Roles = []string{RoleClaudeCodeOAuth, RoleCodexHostAuth, RoleAnthropicAPIKey}
 
 // Detector names.
 const (
@@ -126,6 +129,8 @@ const (
 	HeaderRegex            = "regex"
 	AuthSchemeBearer       = "Bearer"
 	AuthSchemeToken        = "token"
+	AuthHeaderDefault      = "Authorization"
+	AuthHeaderAPIKey       = "X-Api-Key" //nolint:gosec // G101: a header name, not a credential.
 	EgressLogOff           = 0
 	EgressLogBlocks        = 1
 	EgressLogFull          = 2
@@ -287,8 +292,12 @@ type Route struct {
 
 // Auth is the credential the proxy injects on a route. TokenRef names the
 // host env var that holds it; the value itself never enters a manifest.
+// Header empty means "Authorization: <Scheme> <secret>"; any other header
+// (canonical, see CheckAuthHeader) carries the bare secret, and Scheme is
+// then empty.
 type Auth struct {
-	Scheme   string `json:"scheme"`
+	Header   string `json:"header,omitempty"`
+	Scheme   string `json:"scheme,omitempty"`
 	TokenRef string `json:"token_ref"`
 	// At is where token_ref was written.
 	At Pos `json:"-"`

@@ -18,7 +18,8 @@ import (
 // their token_ref first appears in the routes, and routes sharing a
 // token_ref share one slot; key slots follow the repos sorted by name. A
 // route with role claude_code_oauth injects agent_provider.auth_token as a
-// Bearer token when the bottle sets it, in place of its own auth.
+// Bearer token when the bottle sets it, in place of its own auth. An auth
+// header other than Authorization is carried as written (canonical).
 //
 // Compile validates the result as Parse does, so that the host never hands
 // over a policy the sidecar would refuse.
@@ -59,7 +60,7 @@ func Compile(b *manifest.Bottle) (*Policy, error) {
 				p.Tokens = append(p.Tokens, TokenSlot{Slot: fmt.Sprintf("%s%d", TokenSlotPrefix, i), Env: auth.TokenRef})
 			}
 			p.Tokens[i].Hosts = append(p.Tokens[i].Hosts, mr.Host)
-			r.Auth = &Auth{Scheme: auth.Scheme, Slot: p.Tokens[i].Slot}
+			r.Auth = &Auth{Header: auth.Header, Scheme: auth.Scheme, Slot: p.Tokens[i].Slot}
 		}
 		p.Routes = append(p.Routes, r)
 	}

@@ -61,6 +61,18 @@ var compileCases = []struct {
 		},
 	},
 	{
+		name: "api-key-header",
+		b: manifest.Bottle{
+			Name:     "api-key",
+			Provider: manifest.Provider{Template: val("claude"), AuthToken: val("CLAUDE_CODE_OAUTH_TOKEN")},
+			Egress: manifest.Egress{Routes: []manifest.Route{
+				{Host: "api.anthropic.com", Role: "anthropic_api_key", Auth: &manifest.Auth{Header: "X-Api-Key", TokenRef: "ANTHROPIC_API_KEY"}, DLP: defaultDLP()},
+				route("example.openai.azure.com", &manifest.Auth{Header: "Api-Key", TokenRef: "AZURE_KEY"}),
+				route("api.github.com", &manifest.Auth{Scheme: "Bearer", TokenRef: "ANTHROPIC_API_KEY"}),
+			}},
+		},
+	},
+	{
 		name: "claude-oauth",
 		b: manifest.Bottle{
 			Name:     "claude",
@@ -244,6 +256,12 @@ func TestCompileErrors(t *testing.T) {
 			Host: "a.example", DLP: defaultDLP(),
 			Matches: []manifest.Match{{Paths: []manifest.PathMatch{{Type: "regex", Value: "("}}}},
 		}}}}, "routes[0].matches[0].paths[0].value"},
+		{"auth-header-host", &manifest.Bottle{Name: "x", Egress: manifest.Egress{Routes: []manifest.Route{
+			route("a.example", &manifest.Auth{Header: "Host", TokenRef: "T"}),
+		}}}, "routes[0].auth.header"},
+		{"auth-header-scheme", &manifest.Bottle{Name: "x", Egress: manifest.Egress{Routes: []manifest.Route{
+			route("a.example", &manifest.Auth{Header: "X-Api-Key", Scheme: "Bearer", TokenRef: "T"}),
+		}}}, "routes[0].auth.scheme"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

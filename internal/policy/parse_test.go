@@ -82,6 +82,18 @@ func TestParseRejects(t *testing.T) {
 		{"host-duplicate", func(p *Policy) { p.Routes[1].Host = "api.github.com" }, "routes[1].host: \"api.github.com\" is already routed"},
 		{"role", func(p *Policy) { p.Routes[1].Role = "admin" }, "routes[1].role"},
 		{"auth-scheme", func(p *Policy) { p.Routes[1].Auth.Scheme = "Basic" }, "routes[1].auth.scheme"},
+		{"auth-scheme-empty", func(p *Policy) { p.Routes[1].Auth.Scheme = "" }, "routes[1].auth.scheme"},
+		{"auth-header-host", func(p *Policy) { p.Routes[1].Auth = &Auth{Header: "Host", Slot: "EGRESS_TOKEN_0"} }, "routes[1].auth.header"},
+		{"auth-header-proxy", func(p *Policy) { p.Routes[1].Auth = &Auth{Header: "Proxy-Authorization", Slot: "EGRESS_TOKEN_0"} }, "routes[1].auth.header"},
+		{"auth-header-content", func(p *Policy) { p.Routes[1].Auth = &Auth{Header: "Content-Length", Slot: "EGRESS_TOKEN_0"} }, "routes[1].auth.header"},
+		{"auth-header-token", func(p *Policy) { p.Routes[1].Auth = &Auth{Header: "X-Api-Key:", Slot: "EGRESS_TOKEN_0"} }, "routes[1].auth.header"},
+		{"auth-header-case", func(p *Policy) { p.Routes[1].Auth = &Auth{Header: "x-api-key", Slot: "EGRESS_TOKEN_0"} }, "routes[1].auth.header: \"x-api-key\" is not in canonical form (X-Api-Key)"},
+		{"auth-header-authorization", func(p *Policy) {
+			p.Routes[1].Auth = &Auth{Header: "Authorization", Scheme: "Bearer", Slot: "EGRESS_TOKEN_0"}
+		}, "routes[1].auth.header: \"Authorization\" is the default"},
+		{"auth-header-with-scheme", func(p *Policy) {
+			p.Routes[1].Auth = &Auth{Header: "X-Api-Key", Scheme: "Bearer", Slot: "EGRESS_TOKEN_0"}
+		}, "routes[1].auth.scheme"},
 		{"auth-slot-shape", func(p *Policy) { p.Routes[1].Auth.Slot = "GH_TOKEN" }, "routes[1].auth.slot"},
 		{"auth-slot-missing", func(p *Policy) { p.Routes[1].Auth.Slot = "EGRESS_TOKEN_9" }, "routes[1].auth.slot: \"EGRESS_TOKEN_9\" is not in tokens"},
 		{"auth-slot-unbound", func(p *Policy) { p.Tokens[0].Hosts = p.Tokens[0].Hosts[:1] }, "routes[1].auth.slot"},

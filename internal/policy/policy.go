@@ -14,7 +14,11 @@
 // exhaustively and fuzzed.
 package policy
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+)
 
 // Version is the policy format this package writes and the only one Parse
 // accepts.
@@ -66,11 +70,43 @@ type Route struct {
 	grantIDs []string
 }
 
-// Auth says which secret the proxy injects on a route, and how:
-// "Authorization: <Scheme> <secret in Slot>".
+// Auth says which secret the proxy injects on a route, and how. With no
+// Header it is "Authorization: <Scheme> <secret in Slot>"; with a Header
+// (canonical, never Authorization) it is "<Header>: <secret in Slot>" and
+// Scheme is empty. A document written before Header existed means
+// Authorization, as it did then.
+//
+// Security: on a route with auth, the proxy strips every value the agent
+// sent in Authorization, Proxy-Authorization and Header before injecting.
 type Auth struct {
-	Scheme string `json:"scheme"`
+	Header string `json:"header,omitempty"`
+	Scheme string `json:"scheme,omitempty"`
 	Slot   string `json:"slot"`
+}
+
+// HeaderName is the header the credential goes in.
+func (a *Auth) HeaderName() string {
+	if a.Header == "" {
+		return manifest.AuthHeaderDefault
+	}
+	return a.Header
+}
+
+// Value is the header value that carries secret.
+func (a *Auth) Value(secret string) string {
+	if a.Header == "" {
+		return a.Scheme + " " + secret
+	}
+	return secret
+}
+
+// Form says how the credential is sent, for people: "Bearer" for the
+// Authorization header, "X-Api-Key header" for another.
+func (a *Auth) Form() string {
+	if a.Header == "" {
+		return a.Scheme
+	}
+	return a.Header + " header"
 }
 
 // Match is one entry of a route's matches list. See Route.Allows.

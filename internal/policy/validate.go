@@ -76,9 +76,7 @@ func (r *Route) prepare(where string, errs *errorList) {
 		errs.add(where+".role", "%q is not a role; allowed: %s", r.Role, strings.Join(manifest.Roles, ", "))
 	}
 	if a := r.Auth; a != nil {
-		if a.Scheme != manifest.AuthSchemeBearer && a.Scheme != manifest.AuthSchemeToken {
-			errs.add(where+".auth.scheme", "%q is not a scheme; allowed: Bearer, token", a.Scheme)
-		}
+		checkAuthForm(a, where, errs)
 		if !tokenSlotRE.MatchString(a.Slot) {
 			errs.add(where+".auth.slot", "%q is not a token slot (%sN)", a.Slot, TokenSlotPrefix)
 		}
@@ -97,6 +95,30 @@ func (r *Route) prepare(where string, errs *errorList) {
 	case manifest.OnMatchSupervise, manifest.OnMatchRedact, manifest.OnMatchBlock:
 	default:
 		errs.add(where+".dlp.on_match", "%q is not an action; allowed: supervise, redact, block", r.DLP.OnMatch)
+	}
+}
+
+// checkAuthForm checks how an auth sends its secret: a scheme for
+// Authorization, or the bare secret in another header, which must be
+// canonical and one CheckAuthHeader accepts.
+func checkAuthForm(a *Auth, where string, errs *errorList) {
+	if a.Header == "" {
+		if a.Scheme != manifest.AuthSchemeBearer && a.Scheme != manifest.AuthSchemeToken {
+			errs.add(where+".auth.scheme", "%q is not a scheme; allowed: Bearer, token", a.Scheme)
+		}
+		return
+	}
+	h, err := manifest.CheckAuthHeader(a.Header)
+	switch {
+	case err != nil:
+		errs.add(where+".auth.header", "%v", err)
+	case h == manifest.AuthHeaderDefault:
+		errs.add(where+".auth.header", "%q is the default; omit header for Authorization", a.Header)
+	case h != a.Header:
+		errs.add(where+".auth.header", "%q is not in canonical form (%s)", a.Header, h)
+	}
+	if a.Scheme != "" {
+		errs.add(where+".auth.scheme", "%q with header %q; a scheme applies to Authorization only", a.Scheme, a.Header)
 	}
 }
 

@@ -10,15 +10,28 @@ import (
 )
 
 // claudeState is the part of ~/.claude.json bot-bottle writes: onboarding
-// done, bypass-permissions mode accepted, the workspace trusted, and the
-// MCP servers.
+// done, bypass-permissions mode accepted, the workspace trusted, the MCP
+// servers, and the placeholder API key approved when there is one.
 type claudeState struct {
 	HasCompletedOnboarding        bool                       `json:"hasCompletedOnboarding"`
 	BypassPermissionsModeAccepted bool                       `json:"bypassPermissionsModeAccepted"`
 	AutoUpdates                   bool                       `json:"autoUpdates"`
 	Projects                      map[string]claudeProject   `json:"projects"`
 	MCPServers                    map[string]claudeMCPServer `json:"mcpServers,omitempty"`
+	CustomAPIKeyResponses         *claudeKeyResponses        `json:"customApiKeyResponses,omitempty"`
 }
+
+// claudeKeyResponses are the operator's answers to Claude Code's "Detected
+// a custom API key" question, each key named by its last 20 characters
+// (Claude Code 2.1).
+type claudeKeyResponses struct {
+	Approved []string `json:"approved"`
+	Rejected []string `json:"rejected"`
+}
+
+// claudeKeySuffixLen is how much of an API key Claude Code keeps to
+// remember that it was approved.
+const claudeKeySuffixLen = 20
 
 type claudeProject struct {
 	HasTrustDialogAccepted        bool     `json:"hasTrustDialogAccepted"`
@@ -41,9 +54,15 @@ type claudeSettings struct {
 }
 
 // configureClaude writes Claude Code's state and settings. With a route of
-// role claude_code_oauth, the CLI gets a placeholder OAuth token: the
-// sidecar swaps in the real one on the wire.
+// role claude_code_oauth, the CLI gets a placeholder OAuth token; with one
+// of role anthropic_api_key, a placeholder ANTHROPIC_API_KEY, approved in
+// advance so that it is used without asking. The sidecar swaps in the real
+// credential on the wire.
 func configureClaude(c *setup) ([]backend.File, []backend.EnvVar, error) {
+	oauth, apiKey := hasRole(c.r.Bottle, manifest.RoleClaudeCodeOAuth), hasRole(c.r.Bottle, manifest.RoleAnthropicAPIKey)
+	if oauth && apiKey {
+		return nil, nil, fmt.Errorf("bottle %q has routes of role %s and %s; keep one: Claude Code signs in with one credential", c.r.Bottle.Name, manifest.RoleClaudeCodeOAuth, manifest.RoleAnthropicAPIKey)
+	}
 	state := claudeState{
 		HasCompletedOnboarding:        true,
 		BypassPermissionsModeAccepted: true,
@@ -56,6 +75,9 @@ func configureClaude(c *setup) ([]backend.File, []backend.EnvVar, error) {
 			state.MCPServers = map[string]claudeMCPServer{}
 		}
 		state.MCPServers[s.Name] = claudeMCPServer{Type: "http", URL: s.URL}
+	}
+	if apiKey {
+		state.CustomAPIKeyResponses = &claudeKeyResponses{Approved: []string{Placeholder[len(Placeholder)-claudeKeySuffixLen:]}, Rejected: []string{}}
 	}
 	stateJSON, err := marshalJSON(state)
 	if err != nil {
@@ -81,8 +103,11 @@ func configureClaude(c *setup) ([]backend.File, []backend.EnvVar, error) {
 		literal("MCP_TOOL_TIMEOUT", strconv.FormatInt(mcpToolTimeout.Milliseconds(), 10)),
 		literal("CLAUDE_CODE_MCP_AUTO_BACKGROUND_MS", "0"),
 	}
-	if hasRole(c.r.Bottle, manifest.RoleClaudeCodeOAuth) {
+	switch {
+	case oauth:
 		env = append(env, literal("CLAUDE_CODE_OAUTH_TOKEN", Placeholder))
+	case apiKey:
+		env = append(env, literal("ANTHROPIC_API_KEY", Placeholder))
 	}
 	return files, env, nil
 }
