@@ -271,3 +271,29 @@ func TestNativeCodexReadsTheMCPConfig(t *testing.T) {
 		t.Fatalf("codex reads bot-bottle's MCP server as %+v\n%s", got, out)
 	}
 }
+
+// TestNativeCLIsReadTheBottlesMCPServers: the MCP servers a bottle
+// declares reach the real CLIs' configurations as each reads them: a
+// stdio server with its arguments and environment, a remote one by URL.
+func TestNativeCLIsReadTheBottlesMCPServers(t *testing.T) {
+	w := nativeClaudeWorld(t) // claude and codex on the PATH
+	const servers = "mcp_servers:\n  docs:\n    command: [docs-mcp, --stdio, two words]\n    env:\n      DOCS_MODE: offline\n  search:\n    url: https://mcp.example.test/mcp\n"
+	const routes = "  - host: mcp.example.test\n"
+	w.writeManifest("bottles", "cl", "---\nextends: claude\n"+servers+"egress:\n  routes:\n"+routes+"---\n")
+	w.writeManifest("bottles", "cx", "---\nextends: codex\n"+servers+"egress:\n  routes:\n"+routes+"---\n")
+	w.writeManifest("agents", "clagent", "---\nbottle: cl\n---\nWork.\n")
+	w.writeManifest("agents", "cxagent", "---\nbottle: cx\n---\nWork.\n")
+	w.env = append(w.env, "BOT_BOTTLE_CLAUDE_OAUTH_TOKEN=sk-ant-oat01-"+strings.Repeat("M", 40), "OPENAI_API_KEY=sk-test-"+strings.Repeat("k", 20))
+
+	out, code := w.run("start", "cxagent", "--yes", "--", "sh", "-c", "codex mcp get docs --json; echo; codex mcp get search --json")
+	if code != 0 {
+		t.Fatalf("codex mcp get: exit %d\n%s", code, out)
+	}
+	requireAll(t, out, `"command": "docs-mcp"`, `"two words"`, `"DOCS_MODE": "offline"`, `"url": "https://mcp.example.test/mcp"`)
+
+	out, code = w.run("start", "clagent", "--yes", "--", "sh", "-c", "claude mcp get docs; claude mcp get search")
+	if code != 0 {
+		t.Fatalf("claude mcp get: exit %d\n%s", code, out)
+	}
+	requireAll(t, out, "Type: stdio", "Command: docs-mcp", "Args: --stdio two words", "DOCS_MODE=offline", "Type: http", "URL: https://mcp.example.test/mcp")
+}

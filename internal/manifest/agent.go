@@ -34,7 +34,7 @@ func (r *reader) decodeAgent(top *yaml.Node, a *Agent) {
 		bottleOnly[k] = "agent: key " + k + " was retired (" + hint + "), and what replaced it is bottle-only: agents cannot change the security boundary"
 	}
 	bottleOnly["git"] = "agent: key git was renamed git-gate; an agent may set only git-gate.user {name, email}"
-	for _, k := range []string{"env", "egress", "extends", "agent_provider", "resources", "workspace"} {
+	for _, k := range []string{"env", "egress", "extends", "agent_provider", "resources", "workspace", "mcp_servers"} {
 		bottleOnly[k] = "agent: " + k + " " + bottleOnlyHint
 	}
 	r.mapping(top, fields{

@@ -24,6 +24,7 @@ func (r *reader) decodeBottle(top *yaml.Node, b *Bottle) {
 			{"egress", func(_, v *yaml.Node) { r.egress(v, b) }},
 			{"resources", func(_, v *yaml.Node) { r.resources(v, &b.Resources) }},
 			{"workspace", func(_, v *yaml.Node) { r.workspace(v, &b.Workspace) }},
+			{"mcp_servers", func(_, v *yaml.Node) { r.mcpServers(v, b) }},
 		},
 		retired: retiredBottleKeys,
 	})

@@ -92,6 +92,7 @@ func (ix *Index) checkBottle(b *Bottle, ds *Diagnostics) {
 	if p.CLIVersion.V != "" && tmpl == TemplateShell {
 		ds.errorf(p.CLIVersion.At, "agent_provider.cli_version applies to a template with an agent CLI (claude, codex, pi); this bottle's is shell")
 	}
+	checkMCP(b, tmpl, ds)
 	if df := p.Dockerfile.V; df != "" {
 		if path := DockerfilePath(p.Dockerfile); !isFile(path) {
 			ds.errorf(p.Dockerfile.At, "agent_provider.dockerfile %s does not exist", path)

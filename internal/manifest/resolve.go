@@ -174,6 +174,7 @@ func merge(base, over *Bottle) *Bottle {
 		}
 		out.Egress.Routes = append(out.Egress.Routes, r)
 	}
+	out.MCPServers = mergeMCP(base, over)
 	return out
 }
 

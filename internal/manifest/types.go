@@ -366,12 +366,14 @@ type Bottle struct {
 	Egress    Egress          `json:"egress"`
 	Resources Resources       `json:"resources"`
 	Workspace Workspace       `json:"workspace"`
+	// MCPServers are given to the agent CLI besides bot-bottle's own.
+	MCPServers []MCPServer `json:"mcp_servers,omitempty"`
 	// Doc is the Markdown body: documentation, ignored by bot-bottle.
 	Doc string `json:"-"`
 
-	// envClear, reposClear and routesClear record an explicit empty value,
-	// which clears what parents set.
-	envClear, reposClear, routesClear bool
+	// envClear, reposClear, routesClear and mcpClear record an explicit
+	// empty value, which clears what parents set.
+	envClear, reposClear, routesClear, mcpClear bool
 }
 
 // Agent is an agent manifest: the purpose of a run.

@@ -40,8 +40,11 @@ type claudeProject struct {
 }
 
 type claudeMCPServer struct {
-	Type string `json:"type"`
-	URL  string `json:"url"`
+	Type    string            `json:"type"`
+	URL     string            `json:"url,omitempty"`
+	Command string            `json:"command,omitempty"`
+	Args    []string          `json:"args,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
 }
 
 // claudeSettings is ~/.claude/settings.json: bypass-permissions as the
@@ -73,6 +76,10 @@ func configureClaude(c *setup) ([]backend.File, []backend.EnvVar, error) {
 	for _, s := range mcpServers(c.opts) {
 		if state.MCPServers == nil {
 			state.MCPServers = map[string]claudeMCPServer{}
+		}
+		if len(s.Command) > 0 {
+			state.MCPServers[s.Name] = claudeMCPServer{Type: "stdio", Command: s.Command[0], Args: s.Command[1:], Env: s.Env}
+			continue
 		}
 		state.MCPServers[s.Name] = claudeMCPServer{Type: "http", URL: s.URL}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -49,8 +50,26 @@ func configureCodex(c *setup) ([]backend.File, []backend.EnvVar, error) {
 	b.WriteString("approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n")
 	fmt.Fprintf(&b, "\n[projects.%s]\ntrust_level = \"trusted\"\n", tomlString(c.workspace))
 	for _, s := range mcpServers(c.opts) {
-		fmt.Fprintf(&b, "\n[mcp_servers.%s]\nurl = %s\nstartup_timeout_sec = %d\ntool_timeout_sec = %d\n",
-			tomlString(s.Name), tomlString(s.URL), int(mcpStartupTimeout.Seconds()), int(mcpToolTimeout.Seconds()))
+		fmt.Fprintf(&b, "\n[mcp_servers.%s]\n", tomlString(s.Name))
+		if len(s.Command) > 0 {
+			fmt.Fprintf(&b, "command = %s\nargs = [", tomlString(s.Command[0]))
+			for i, a := range s.Command[1:] {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(tomlString(a))
+			}
+			b.WriteString("]\n")
+		} else {
+			fmt.Fprintf(&b, "url = %s\n", tomlString(s.URL))
+		}
+		fmt.Fprintf(&b, "startup_timeout_sec = %d\ntool_timeout_sec = %d\n", int(mcpStartupTimeout.Seconds()), int(mcpToolTimeout.Seconds()))
+		if len(s.Env) > 0 {
+			fmt.Fprintf(&b, "\n[mcp_servers.%s.env]\n", tomlString(s.Name))
+			for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+				fmt.Fprintf(&b, "%s = %s\n", tomlString(k), tomlString(s.Env[k]))
+			}
+		}
 	}
 	files := []backend.File{agentFile(".codex/config.toml", 0o644, []byte(b.String()))}
 	var auth []byte

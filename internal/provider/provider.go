@@ -84,10 +84,13 @@ type GitRewrite struct {
 	InsteadOf string
 }
 
-// MCPServer is a streamable-HTTP MCP server the agent CLI talks to.
+// MCPServer is an MCP server the agent CLI talks to: streamable HTTP at
+// URL, or a stdio server the CLI runs in the bottle (Command, Env).
 type MCPServer struct {
-	Name string
-	URL  string
+	Name    string
+	URL     string
+	Command []string
+	Env     map[string]string
 }
 
 // The sidecar's MCP server (supervise), which every agent CLI is given:
@@ -226,6 +229,9 @@ func Provision(r *manifest.Resolved, opts Options) (*Plan, error) {
 	}
 	if opts.Headless && strings.TrimSpace(opts.HeadlessPrompt) == "" {
 		return nil, errors.New("provisioning: a headless run needs a prompt")
+	}
+	for _, s := range r.Bottle.MCPServers {
+		opts.MCPServers = append(opts.MCPServers, MCPServer{Name: s.Name, URL: s.URL, Command: s.Command, Env: s.Env})
 	}
 	c := &setup{r: r, opts: &opts, workspace: opts.Workspace, now: time.Now()}
 	if c.workspace == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend/native/inside"
@@ -16,15 +17,21 @@ import (
 const bottlePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // hostCommand finds a bare command name the way the operator's shell
-// would, since a native bottle runs the host's programs: a name on the
-// bottle's PATH stays as it is; one found only further along hostPath (a
-// CLI installed under /opt, say) becomes its absolute path, and its folder
-// joins the bottle's PATH so that the agent finds it too. One found only
-// where the bottle does not show it (a home, /tmp, a hidden path) is an
-// error that says what to do. A name found nowhere is left to fail in the
-// bottle as it would anywhere.
+// would, since a native bottle runs the host's programs, and returns the
+// bottle's PATH: the system folders, then the folders of hostPath the
+// bottle shows (a CLI installed under /opt, say), so that the agent finds
+// what the operator does. A name on the bottle's system PATH stays as it
+// is; one found only further along hostPath becomes its absolute path.
+// One found only where the bottle does not show it (a home, /tmp, a
+// hidden path) is an error that says what to do. A name found nowhere is
+// left to fail in the bottle as it would anywhere.
 func hostCommand(cmd []string, hostPath string, hidden []string) (out []string, path string, err error) {
 	path = bottlePath
+	for _, dir := range filepath.SplitList(hostPath) {
+		if filepath.IsAbs(dir) && unseen(dir, hidden) == "" && !slices.Contains(filepath.SplitList(path), filepath.Clean(dir)) {
+			path += ":" + filepath.Clean(dir)
+		}
+	}
 	if len(cmd) == 0 || cmd[0] == "" || strings.Contains(cmd[0], "/") {
 		return cmd, path, nil
 	}
@@ -53,7 +60,7 @@ func hostCommand(cmd []string, hostPath string, hidden []string) (out []string, 
 			return nil, "", fmt.Errorf("%s is %s, a link to %s in %s, which a native bottle does not show: install it outside your home (for an npm CLI, npm install -g as root), or start with --backend docker", name, p, target, where)
 		}
 		out = append([]string{p}, cmd[1:]...)
-		return out, path + ":" + dir, nil
+		return out, path, nil
 	}
 	return cmd, path, nil
 }

@@ -42,7 +42,9 @@ func TestHostCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(shown, "bin", "plain"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hostPath := strings.Join([]string{"relative/bin", filepath.Join(home, "bin"), filepath.Join(shown, "bin")}, ":")
+	hostPath := strings.Join([]string{"relative/bin", filepath.Join(home, "bin"), filepath.Join(shown, "bin"), "/usr/bin", hidden}, ":")
+	// The folders the bottle shows, after its own.
+	withShown := bottlePath + ":" + filepath.Join(shown, "bin")
 
 	for _, tc := range []struct {
 		name     string
@@ -51,15 +53,15 @@ func TestHostCommand(t *testing.T) {
 		wantPath string
 		err      string
 	}{
-		{name: "on the bottle's PATH", cmd: []string{"sh", "-c", "true"}, want: []string{"sh", "-c", "true"}, wantPath: bottlePath},
-		{name: "absolute", cmd: []string{"/opt/x/agentcli"}, want: []string{"/opt/x/agentcli"}, wantPath: bottlePath},
+		{name: "on the bottle's PATH", cmd: []string{"sh", "-c", "true"}, want: []string{"sh", "-c", "true"}, wantPath: withShown},
+		{name: "absolute", cmd: []string{"/opt/x/agentcli"}, want: []string{"/opt/x/agentcli"}, wantPath: withShown},
 		{name: "found where the bottle shows it", cmd: []string{"agentcli", "-p", "hi"},
-			want: []string{filepath.Join(shown, "bin", "agentcli"), "-p", "hi"}, wantPath: bottlePath + ":" + filepath.Join(shown, "bin")},
+			want: []string{filepath.Join(shown, "bin", "agentcli"), "-p", "hi"}, wantPath: withShown},
 		{name: "in a home", cmd: []string{"homecli"}, err: "in /tmp, which a native bottle does not show"},
 		{name: "a link into a hidden folder", cmd: []string{"linked"}, err: "a link to " + filepath.Join(hidden, "real") + " in " + hidden},
-		{name: "not executable", cmd: []string{"plain"}, want: []string{"plain"}, wantPath: bottlePath},
-		{name: "nowhere", cmd: []string{"no-such-cli"}, want: []string{"no-such-cli"}, wantPath: bottlePath},
-		{name: "no command", cmd: nil, want: nil, wantPath: bottlePath},
+		{name: "not executable", cmd: []string{"plain"}, want: []string{"plain"}, wantPath: withShown},
+		{name: "nowhere", cmd: []string{"no-such-cli"}, want: []string{"no-such-cli"}, wantPath: withShown},
+		{name: "no command", cmd: nil, want: nil, wantPath: withShown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, path, err := hostCommand(tc.cmd, hostPath, []string{hidden})
