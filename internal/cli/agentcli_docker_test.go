@@ -37,7 +37,10 @@ func upstreamNet(t *testing.T, w *world) string {
 	if out, err := exec.Command("docker", "network", "create", "--internal", "--label", "io.bot-bottle.test=1", net).CombinedOutput(); err != nil {
 		t.Fatalf("creating the upstream network: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("docker", "network", "rm", net).Run() })
+	t.Cleanup(func() {
+		w.removeAll() // a failed test's bottles would hold the network
+		_ = exec.Command("docker", "network", "rm", net).Run()
+	})
 	gw, err := exec.Command("docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", net).Output()
 	if err != nil {
 		t.Fatal(err)

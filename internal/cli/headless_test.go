@@ -36,3 +36,19 @@ func checkHeadless(t *testing.T, w *world) {
 func TestDockerHeadless(t *testing.T) { checkHeadless(t, newWorld(t)) }
 
 func TestNativeHeadless(t *testing.T) { checkHeadless(t, newNativeWorld(t)) }
+
+// checkHeadlessOnATerminal: started from a terminal, a headless run's
+// command does not wait for the terminal's input to end (codex exec reads
+// a stdin that is not a terminal to its end): its stdin is closed.
+func checkHeadlessOnATerminal(t *testing.T, w *world) {
+	t.Helper()
+	term := w.onTerminal("start", "example", "--headless", "--prompt", `cat; echo "stdin-closed"`)
+	term.expect("stdin-closed")
+	if code := term.exit(); code != 0 {
+		t.Errorf("headless start on a terminal exited %d:\n%s", code, term.out.String())
+	}
+}
+
+func TestDockerHeadlessOnATerminal(t *testing.T) { checkHeadlessOnATerminal(t, newWorld(t)) }
+
+func TestNativeHeadlessOnATerminal(t *testing.T) { checkHeadlessOnATerminal(t, newNativeWorld(t)) }

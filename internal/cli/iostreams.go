@@ -20,6 +20,7 @@ type IOStreams struct {
 
 	terminal    bool // stdin and stdout are both terminals
 	outTerminal bool // stdout is a terminal
+	inTerminal  bool // stdin is a terminal
 	noColor     bool // NO_COLOR is set, or TERM=dumb
 }
 
@@ -32,6 +33,7 @@ func SystemIO() *IOStreams {
 		ErrOut:      terminalWriter(os.Stderr),
 		terminal:    isTerminal(os.Stdin) && isTerminal(os.Stdout),
 		outTerminal: isTerminal(os.Stdout),
+		inTerminal:  isTerminal(os.Stdin),
 		noColor:     os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb",
 	}
 }
@@ -77,6 +79,9 @@ func TestIO() (ios *IOStreams, in, out, errOut *bytes.Buffer) {
 // IsTerminal reports whether stdin and stdout are both terminals, that is
 // whether a person is there to answer a prompt and read the answer.
 func (s *IOStreams) IsTerminal() bool { return s.terminal }
+
+// InIsTerminal reports whether stdin is a terminal, whatever stdout is.
+func (s *IOStreams) InIsTerminal() bool { return s.inTerminal }
 
 // OutIsTerminal reports whether stdout is a terminal, whatever stdin is.
 func (s *IOStreams) OutIsTerminal() bool { return s.outTerminal }

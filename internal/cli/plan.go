@@ -209,7 +209,7 @@ func routeLines(rt manifest.Route, pr policy.Route, pol *policy.Policy) []string
 		lines = append(lines, "allow: "+matchLine(m))
 	}
 	if pr.Auth != nil {
-		lines = append(lines, fmt.Sprintf("auth: injects %s ${%s} (sidecar slot %s)", pr.Auth.Scheme, authRef(pol, pr.Auth.Slot), pr.Auth.Slot))
+		lines = append(lines, fmt.Sprintf("auth: injects %s ${%s} (sidecar slot %s)", pr.Auth.Form(), authRef(pol, pr.Auth.Slot), pr.Auth.Slot))
 	}
 	if rt.Role != "" {
 		lines = append(lines, "role: "+rt.Role)

@@ -244,6 +244,12 @@ func runBottle(ctx context.Context, env *Env, be backend.Backend, l *launch.Laun
 		return nil
 	}
 	code, err := m.Run(ctx, be, l, ios.ErrOut, func(ctx context.Context) (int, error) {
+		if l.Record.Headless && ios.InIsTerminal() {
+			// The prompt is the input: a CLI that reads a stdin that
+			// is not its terminal (codex exec) would wait for the
+			// operator's to end.
+			return attachStdin(ctx, env, be, slug, false, nil)
+		}
 		return attach(ctx, env, be, slug, l.Spec.TTY)
 	})
 	if err != nil {
@@ -261,12 +267,18 @@ func runBottle(ctx context.Context, env *Env, be backend.Backend, l *launch.Laun
 // attach connects the terminal, or plain streams, to a bottle's main
 // command and returns its exit status.
 func attach(ctx context.Context, env *Env, be backend.Backend, slug string, tty bool) (int, error) {
+	return attachStdin(ctx, env, be, slug, tty, env.IO.In)
+}
+
+// attachStdin is attach with the command's stdin fed from in; nil closes
+// it at once.
+func attachStdin(ctx context.Context, env *Env, be backend.Backend, slug string, tty bool, in io.Reader) (int, error) {
 	ios := env.IO
 	defer resetTerminal(ios)
 	// Without a terminal, the command reads what is piped in, and a
 	// closed or empty stdin ends its input (codex exec and claude -p
 	// read a stdin that is not a terminal).
-	s := backend.Stdio{Stdin: ios.In, Stdout: ios.Out, Stderr: ios.ErrOut, TTY: tty}
+	s := backend.Stdio{Stdin: in, Stdout: ios.Out, Stderr: ios.ErrOut, TTY: tty}
 	if tty {
 		restore, resize, err := rawTerminal(ctx, ios)
 		if err != nil {
@@ -333,7 +345,7 @@ func writePreflight(w io.Writer, l *launch.Launch, res *manifest.Resolved, f bac
 		}
 		line := r.Host
 		if r.Auth != nil {
-			line += " (injects " + r.Auth.Scheme + " ${" + authRef(l.Policy, r.Auth.Slot) + "})"
+			line += " (injects " + r.Auth.Form() + " ${" + authRef(l.Policy, r.Auth.Slot) + "})"
 		}
 		if len(r.Matches) > 0 {
 			line += fmt.Sprintf(", %d match rule(s)", len(r.Matches))

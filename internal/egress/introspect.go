@@ -87,7 +87,7 @@ func (p *Proxy) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 			case rt.Auth != nil && rt.Auth.Header != "":
 				er.Auth = "credential injected by the sidecar in the " + rt.Auth.Header + " header"
 			case rt.Auth != nil:
-				er.Auth = rt.Auth.Scheme + " credential injected by the sidecar"
+				er.Auth = rt.Auth.Form() + " credential injected by the sidecar"
 			}
 			routes = append(routes, er)
 		}

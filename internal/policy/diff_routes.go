@@ -61,7 +61,7 @@ func (r *Route) grants(p *Policy) []string {
 		out = append(out, m.String())
 	}
 	if r.Auth != nil {
-		out = append(out, "injects $"+authEnv(p, r.Auth.Slot)+" as "+r.Auth.Scheme)
+		out = append(out, "injects $"+authEnv(p, r.Auth.Slot)+" as "+r.Auth.Form())
 	}
 	if r.Role != "" {
 		out = append(out, "role "+r.Role)

@@ -18,7 +18,7 @@ func TestProvisionLabel(t *testing.T) {
 		{manifest.TemplateClaude,
 			[]string{"claude", "--name", "night shift", "--dangerously-skip-permissions"},
 			[]string{"claude", "--name", "night shift", "--dangerously-skip-permissions", "-p", "say hi"}},
-		{manifest.TemplateCodex, []string{"codex"}, []string{"codex", "exec", "--skip-git-repo-check", "say hi"}},
+		{manifest.TemplateCodex, []string{"codex", "--no-daemon"}, []string{"codex", "exec", "--skip-git-repo-check", "say hi"}},
 		{manifest.TemplateShell, []string{"bash", "-l"}, []string{"bash", "-lc", "say hi"}},
 	} {
 		t.Run(tc.tmpl, func(t *testing.T) {
@@ -47,7 +47,7 @@ func TestProvisionModel(t *testing.T) {
 			interactive: []string{"claude", "--model", "opus", "--dangerously-skip-permissions"},
 			headless:    []string{"claude", "--model", "opus", "--dangerously-skip-permissions", "-p", "say hi"}},
 		{tmpl: manifest.TemplateCodex,
-			interactive: []string{"codex", "--model", "opus"},
+			interactive: []string{"codex", "--model", "opus", "--no-daemon"},
 			headless:    []string{"codex", "exec", "--model", "opus", "--skip-git-repo-check", "say hi"}},
 		{tmpl: manifest.TemplatePi,
 			interactive: []string{"pi"}, headless: []string{"pi", "-p", "say hi"},

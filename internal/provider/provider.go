@@ -189,10 +189,12 @@ var providers = map[string]provider{
 		configure: configureClaude,
 	},
 	manifest.TemplateCodex: {
-		prompt:        ".codex/AGENTS.md",
-		skills:        ".codex/skills",
-		interactive:   []string{"codex"},
-		headless:      func(p string) []string { return []string{"codex", "exec", "--skip-git-repo-check", p} },
+		prompt:      ".codex/AGENTS.md",
+		skills:      ".codex/skills",
+		interactive: []string{"codex", "--no-daemon"},
+		headless:    func(p string) []string { return []string{"codex", "exec", "--skip-git-repo-check", p} },
+		// No shared app-server daemon: it would outlive the bottle's
+		// command and copy its packages (some 400 MB) into CODEX_HOME.
 		headlessWords: 2,
 		model:         func(m string) []string { return []string{"--model", m} },
 		configure:     configureCodex,

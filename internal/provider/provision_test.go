@@ -184,7 +184,7 @@ func TestProvisionCommands(t *testing.T) {
 		headless    []string
 	}{
 		{"claude", []string{"claude", "--dangerously-skip-permissions"}, []string{"claude", "--dangerously-skip-permissions", "-p", "say hi"}},
-		{"codex", []string{"codex"}, []string{"codex", "exec", "--skip-git-repo-check", "say hi"}},
+		{"codex", []string{"codex", "--no-daemon"}, []string{"codex", "exec", "--skip-git-repo-check", "say hi"}},
 		{"pi", []string{"pi"}, []string{"pi", "-p", "say hi"}},
 		{"shell", []string{"bash", "-l"}, []string{"bash", "-lc", "say hi"}},
 	} {

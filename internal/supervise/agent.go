@@ -116,7 +116,7 @@ func (b *Board) Routes() Routes {
 	for _, rt := range pol.Routes {
 		v := RouteView{Host: rt.Host, Matches: rt.Matches}
 		if rt.Auth != nil {
-			v.Auth = rt.Auth.Scheme + " credential injected by the sidecar"
+			v.Auth = rt.Auth.Form() + " credential injected by the sidecar"
 		}
 		out.Routes = append(out.Routes, v)
 	}

@@ -31,7 +31,7 @@ func (b *Board) risks(ctx context.Context, cur *policy.Policy, req RouteRequest)
 		out = append(out, Risk{Code: RiskMatchAll, Text: "the paths allow every path on " + req.Host})
 	}
 	if rt, ok := cur.Lookup(req.Host); ok && rt.Auth != nil {
-		out = append(out, Risk{Code: RiskCredentialReach, Text: fmt.Sprintf("%s carries a credential (%s): wider paths or methods extend that credential's reach", req.Host, rt.Auth.Scheme)})
+		out = append(out, Risk{Code: RiskCredentialReach, Text: fmt.Sprintf("%s carries a credential (%s): wider paths or methods extend that credential's reach", req.Host, rt.Auth.Form())})
 	}
 	if len(req.Methods) == 0 {
 		out = append(out, Risk{Code: RiskWriteMethod, Text: "every method, writes included"})
