@@ -78,7 +78,7 @@ func runPlan(opts *planOptions) error {
 		printDiags(io.ErrOut, ds)
 		return SilentError{Code: ExitError}
 	}
-	pol, err := policy.Compile(res.Bottle)
+	pol, err := launch.CompilePolicy(res.Bottle)
 	if err != nil {
 		return fmt.Errorf("compiling the policy of bottle %s: %w", res.Bottle.Name, err)
 	}

@@ -135,7 +135,7 @@ func compileFile(env *Env, file string) (*policy.Policy, error) {
 	if printDiags(env.IO.ErrOut, append(ix.Diagnostics(), ds...)) {
 		return nil, SilentError{Code: ExitError}
 	}
-	pol, err := policy.Compile(b)
+	pol, err := launch.CompilePolicy(b)
 	if err != nil {
 		return nil, fmt.Errorf("compiling the policy of %s: %w", file, err)
 	}

@@ -67,6 +67,7 @@ type Proxy struct {
 	grantUse   func(string) bool
 	askHint    bool
 	refusals   refusalLog
+	quiet      quietLog
 	log        *slog.Logger
 
 	transport *transport

@@ -68,6 +68,15 @@ func (p *Proxy) start(r *http.Request, t target) *recorder {
 }
 
 func (rc *recorder) refuse(w http.ResponseWriter, rf *refusal) {
+	if rf.code == BlockHostNotAllowed && rc.p.state.Load().pol.IsQuiet(normHost(rc.ev.Host)) {
+		// The agent CLI's own call, refused all the same: recorded the
+		// first time, counted after (quiet.go).
+		if !rc.p.quiet.refused(normHost(rc.ev.Host)) {
+			rf.write(w)
+			return
+		}
+		rf.reason += quietReason
+	}
 	// Security: the host, path and reason may carry what the agent tried
 	// to send; every record of them, and the page it gets, is redacted.
 	rc.ev.Rule, rc.ev.Reason = rf.code, rf.reason

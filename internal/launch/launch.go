@@ -26,6 +26,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/provider"
 	"github.com/bot-bottle/bot-bottle/internal/secret"
 )
 
@@ -147,6 +148,19 @@ func NewSlug(agent string) (string, error) {
 	return agent + "-" + string(b), nil
 }
 
+// CompilePolicy is the policy a bottle starts with, or replaces its own
+// with: the compiled manifest, with the quiet hosts of its template's CLI.
+func CompilePolicy(b *manifest.Bottle) (*policy.Policy, error) {
+	pol, err := policy.Compile(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := pol.WithQuiet(provider.QuietHosts(b.Provider.Template.Or(manifest.DefaultTemplate))); err != nil {
+		return nil, err
+	}
+	return pol, nil
+}
+
 // Prepare builds the Spec of a bottle. It writes nothing: Write does.
 func Prepare(o Options) (*Launch, error) {
 	if o.LookupEnv == nil {
@@ -154,7 +168,7 @@ func Prepare(o Options) (*Launch, error) {
 	}
 	res := o.Resolved
 	b := res.Bottle
-	pol, err := policy.Compile(b)
+	pol, err := CompilePolicy(b)
 	if err != nil {
 		return nil, fmt.Errorf("compiling the policy of bottle %s: %w", b.Name, err)
 	}

@@ -15,6 +15,8 @@
 package policy
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -46,6 +48,11 @@ type Policy struct {
 	Tokens []TokenSlot `json:"tokens"`
 	// GitGate is nil when the bottle declares no repository and no git user.
 	GitGate *GitGate `json:"git_gate,omitempty"`
+	// Quiet are hosts the agent CLI is known to call for telemetry or
+	// updates: refused like every host without a route, but after the
+	// first refusal of each, the proxy counts them instead of logging
+	// each one (WithQuiet).
+	Quiet []string `json:"quiet,omitempty"`
 
 	// hosts maps a route host to its index in Routes; prepare builds it.
 	hosts map[string]int
@@ -236,3 +243,24 @@ func asciiMap(s string, lo, hi byte, delta int) string {
 	}
 	return string(b)
 }
+
+// WithQuiet sets p's quiet hosts (see Policy.Quiet) to hosts, less those
+// p routes, sorted: a routed host is never quiet.
+func (p *Policy) WithQuiet(hosts []string) error {
+	var q []string
+	for _, h := range hosts {
+		if _, routed := p.Lookup(h); routed || slices.Contains(q, h) {
+			continue
+		}
+		if err := checkHost(h); err != nil {
+			return fmt.Errorf("quiet host: %w", err)
+		}
+		q = append(q, h)
+	}
+	slices.Sort(q)
+	p.Quiet = q
+	return nil
+}
+
+// IsQuiet reports whether host is one of p's quiet hosts.
+func (p *Policy) IsQuiet(host string) bool { return slices.Contains(p.Quiet, host) }

@@ -57,6 +57,14 @@ func (p *Policy) prepare() error {
 		}
 		p.hosts[r.Host] = i
 	}
+	for i, h := range p.Quiet {
+		if err := checkHost(h); err != nil {
+			errs.add(fmt.Sprintf("quiet[%d]", i), "%v", err)
+		}
+		if _, routed := p.hosts[h]; routed {
+			errs.add(fmt.Sprintf("quiet[%d]", i), "%q is routed; a routed host is never quiet", h)
+		}
+	}
 	p.checkTokens(&errs)
 	if p.GitGate != nil {
 		p.GitGate.prepare(&errs)

@@ -119,6 +119,19 @@ func mcpServers(opts *Options) []MCPServer {
 	return out
 }
 
+// quietHosts are the hosts each template's CLI calls on its own for
+// telemetry, experiments or model lists, and works without: the bottle
+// refuses them like any host without a route, and counts them after the
+// first refusal instead of logging each (policy.Policy.Quiet). Codex
+// 0.171 asks chatgpt.com for its model list some twenty times a run.
+var quietHosts = map[string][]string{
+	manifest.TemplateCodex: {"ab.chatgpt.com", "chatgpt.com"},
+}
+
+// QuietHosts are the hosts template's CLI calls for itself alone (see
+// quietHosts).
+func QuietHosts(template string) []string { return slices.Clone(quietHosts[template]) }
+
 // Plan is what a bottle needs at start to run its provider's CLI.
 type Plan struct {
 	// Template is the provider template's name.

@@ -79,6 +79,10 @@ type Config struct {
 	Log      *slog.Logger
 }
 
+// quietFlushEvery is how often the counts of quiet hosts' refusals are
+// written to the audit log.
+const quietFlushEvery = 30 * time.Second
+
 // Run serves until ctx ends or a service fails for good. A service that
 // stops is restarted on the same socket (see supervisor).
 func Run(ctx context.Context, cfg Config) error {
@@ -139,6 +143,24 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer func() { _ = proxy.Close() }()
+	// The counted refusals of quiet hosts reach the audit log every
+	// quietFlushEvery and as the sidecar stops (a killed sidecar's last
+	// counts are lost: they are the agent CLI's own calls, refused).
+	defer proxy.FlushQuiet()
+	quietCtx, stopQuiet := context.WithCancel(ctx)
+	defer stopQuiet()
+	go func() {
+		t := time.NewTicker(quietFlushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-quietCtx.Done():
+				return
+			case <-t.C:
+				proxy.FlushQuiet()
+			}
+		}
+	}()
 	// Security: what the DNS and git gates log may carry a secret the
 	// agent sent (a query name, a ref name); their log is redacted too.
 	log = slog.New(egress.RedactingHandler(log.Handler(), proxy.Redact))
