@@ -51,7 +51,7 @@ type Policy struct {
 	// Quiet are hosts the agent CLI is known to call for telemetry or
 	// updates: refused like every host without a route, but after the
 	// first refusal of each, the proxy counts them instead of logging
-	// each one (WithQuiet).
+	// each one (WithQuiet). A route for one (a grant) wins.
 	Quiet []string `json:"quiet,omitempty"`
 
 	// hosts maps a route host to its index in Routes; prepare builds it.

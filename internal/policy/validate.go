@@ -61,9 +61,6 @@ func (p *Policy) prepare() error {
 		if err := checkHost(h); err != nil {
 			errs.add(fmt.Sprintf("quiet[%d]", i), "%v", err)
 		}
-		if _, routed := p.hosts[h]; routed {
-			errs.add(fmt.Sprintf("quiet[%d]", i), "%q is routed; a routed host is never quiet", h)
-		}
 	}
 	p.checkTokens(&errs)
 	if p.GitGate != nil {
