@@ -4,6 +4,7 @@ package cli_test
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/bot-bottle/bot-bottle/internal/provider"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/agentcli"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/fakeapi"
@@ -241,5 +243,74 @@ func TestDockerCodexInteractive(t *testing.T) {
 	}
 	if model == 0 {
 		t.Fatalf("no model request: %+v", api.Requests())
+	}
+}
+
+// TestNativeCodexRedactsOverWebSocket: a token in Codex's prompt goes to
+// the model API redacted, over the WebSocket Codex uses (the codex
+// bottle's route redacts), and the audit's WebSocket session event
+// counts the redaction and the frames; nothing the agent can read holds
+// the real key.
+func TestNativeCodexRedactsOverWebSocket(t *testing.T) {
+	codex := agentcli.Bin(t, "codex")
+	w := newNativeWorld(t)
+	api := &fakeapi.OpenAI{}
+	const leaked = "ghp_R4nd0mL00k1ngT0kenV4lue9xQ2mZ7wK1pLa" // 36 after ghp_, as GitHub makes them
+	codexExec(t, w, api, "127.0.0.1:0", "--yes", "--", codex, "exec", "--skip-git-repo-check", "Write out.txt. My GitHub token is "+leaked)
+	var sawPrompt bool
+	for _, r := range api.Requests() {
+		if strings.Contains(r.Body, leaked) {
+			t.Errorf("the token reached the model API over %q", r.Transport)
+		}
+		sawPrompt = sawPrompt || strings.Contains(r.Body, "My GitHub token is")
+	}
+	if !sawPrompt {
+		t.Fatal("the prompt never reached the model API: the check would see nothing")
+	}
+	logs, _ := filepath.Glob(filepath.Join(w.home, "state", "*", "audit.jsonl"))
+	var ws []string
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if strings.Contains(line, `"method":"websocket"`) && strings.Contains(line, `"host":"api.openai.com"`) {
+				ws = append(ws, line)
+			}
+		}
+	}
+	var redacted bool
+	for _, line := range ws {
+		var ev struct {
+			Status    int `json:"status"`
+			WebSocket struct {
+				FramesOut int64 `json:"frames_out"`
+				Redacted            int64 `json:"redacted"`
+			} `json:"websocket"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Status != 101 || ev.WebSocket.FramesOut == 0 {
+			t.Errorf("a WebSocket session event without status 101 or frames: %s", line)
+		}
+		redacted = redacted || ev.WebSocket.Redacted > 0
+	}
+	if len(ws) == 0 || !redacted {
+		t.Errorf("the audit has %d WebSocket session event(s), none counting a redaction:\n%s", len(ws), strings.Join(ws, "\n"))
+	}
+
+	// What the agent can read holds the placeholder login, never the key.
+	dump, code := w.run("start", "coder", "--yes", "--", "sh", "-c",
+		"env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline; tar -cf - \"$HOME\" /tmp . 2>/dev/null")
+	if code != 0 {
+		t.Fatalf("reading the bottle: exit %d\n%.2000s", code, dump)
+	}
+	if !strings.Contains(dump, provider.Placeholder) || !strings.Contains(dump, "auth.json") {
+		t.Fatalf("the dump lacks the placeholder login: the check would see nothing\n%.2000s", dump)
+	}
+	if strings.Contains(dump, codexToken) {
+		t.Error("the real key is readable in the bottle")
 	}
 }
