@@ -286,7 +286,7 @@ func TestNativeCodexRedactsOverWebSocket(t *testing.T) {
 			Status    int `json:"status"`
 			WebSocket struct {
 				FramesOut int64 `json:"frames_out"`
-				Redacted            int64 `json:"redacted"`
+				Redacted  int64 `json:"redacted"`
 			} `json:"websocket"`
 		}
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
