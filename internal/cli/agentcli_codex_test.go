@@ -70,7 +70,14 @@ func codexExec(t *testing.T, w *world, api *fakeapi.OpenAI, fakeAddr string, arg
 	t.Helper()
 	api.Script = codexWrites
 	fakeOpenAI(t, w, api, codexToken, fakeAddr)
-	w.writeManifest("agents", "coder", "---\nbottle: codex\n---\nDo what you are asked.\n")
+	skill := filepath.Join(w.home, "skills", "bottle-notes")
+	if err := os.MkdirAll(skill, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(skill, "SKILL.md"), []byte("---\nname: bottle-notes\ndescription: SKILLMARK-5 keeps notes about the bottle\n---\nWrite notes.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.writeManifest("agents", "coder", "---\nbottle: codex\nskills: [bottle-notes]\n---\nPROMPTMARK-9: do what you are asked.\n")
 	if err := os.Chmod(w.ws, 0o777); err != nil { // the agent's uid writes it
 		t.Fatal(err)
 	}
@@ -126,6 +133,14 @@ func checkCodexRun(t *testing.T, w *world, api *fakeapi.OpenAI, stdout, transpor
 		}
 		results = max(results, len(r.ToolResults))
 	}
+	var sawPrompt, sawSkill bool
+	for _, r := range api.Requests() {
+		sawPrompt = sawPrompt || strings.Contains(r.Body, "PROMPTMARK-9")
+		sawSkill = sawSkill || strings.Contains(r.Body, "SKILLMARK-5")
+	}
+	if !sawPrompt || !sawSkill {
+		t.Errorf("the model never saw the agent's prompt (%v) or skill (%v)", sawPrompt, sawSkill)
+	}
 	if model < 2 || results == 0 {
 		t.Errorf("the model API saw %d request(s) with at most %d tool result(s), want the call and the answer", model, results)
 	}
@@ -161,8 +176,14 @@ func TestNativeCodexExec(t *testing.T) {
 		{fakeapi.TransportSSE, &fakeapi.OpenAI{NoWebSocket: true}},
 	} {
 		t.Run(tc.transport, func(t *testing.T) {
-			w := newNativeWorld(t)
-			out := codexExec(t, w, tc.api, "127.0.0.1:0", "--yes", "--", codex, "exec", "--skip-git-repo-check", "Write out.txt")
+			w := nativeClaudeWorld(t)
+			args := []string{"--yes", "--", codex, "exec", "--skip-git-repo-check", "Write out.txt"}
+			if tc.transport == fakeapi.TransportWebSocket {
+				// The provider's own headless run, codex found on
+				// the operator's PATH.
+				args = []string{"--headless", "--prompt", "Write out.txt"}
+			}
+			out := codexExec(t, w, tc.api, "127.0.0.1:0", args...)
 			checkCodexRun(t, w, tc.api, out, tc.transport)
 		})
 	}
@@ -190,8 +211,21 @@ func TestDockerCodexExec(t *testing.T) {
 func TestDockerCodexInteractive(t *testing.T) {
 	agentcli.Bin(t, "codex")
 	w := newWorld(t)
+	codexInteractive(t, w, upstreamNet(t, w))
+}
+
+// TestNativeCodexInteractive is TestDockerCodexInteractive in a native
+// bottle, which runs the host's codex from the operator's PATH.
+func TestNativeCodexInteractive(t *testing.T) {
+	codexInteractive(t, nativeClaudeWorld(t), "127.0.0.1:0")
+}
+
+// codexInteractive runs Codex's interactive UI in a codex bottle of w on
+// a real terminal, the fake model API listening on fakeAddr.
+func codexInteractive(t *testing.T, w *world, fakeAddr string) {
+	t.Helper()
 	api := &fakeapi.OpenAI{Script: func(*fakeapi.Request) fakeapi.Turn { return fakeapi.Turn{Text: "PONGPONG"} }}
-	fakeOpenAI(t, w, api, codexToken, upstreamNet(t, w))
+	fakeOpenAI(t, w, api, codexToken, fakeAddr)
 	w.writeManifest("agents", "chatter", "---\nbottle: codex\n---\nAnswer briefly.\n")
 
 	term := w.onTerminal("start", "chatter", "--yes", "--label", "chat")

@@ -171,7 +171,8 @@ func TestNativeClaudeAsksOverMCP(t *testing.T) {
 	requireAll(t, out, "RESULT", `"status":"approved"`, "the reference only", `"host":"docs.example.test"`)
 }
 
-// nativeClaudeWorld is a native world whose PATH has the real agent CLIs.
+// nativeClaudeWorld is a native world whose PATH has the real agent CLIs
+// (claude and codex).
 func nativeClaudeWorld(t *testing.T) *world {
 	t.Helper()
 	bin := filepath.Dir(agentcli.Bin(t, "claude"))
