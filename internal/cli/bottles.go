@@ -99,7 +99,8 @@ func newCommitCmd(env *Env) *cobra.Command {
 		Use:   "commit SLUG",
 		Short: "Save a bottle's agent runtime, so that resume starts from it",
 		Long: `Save what a bottle's agent runtime holds now (Docker: its container as an
-image: what the agent installed, its home, a copied workspace), so that
+image: what the agent installed, its home, a copied workspace; native: its
+home and /tmp, the rest being the host's, read-only), so that
 'bot-bottle resume SLUG' starts from it instead of the agent's image. A
 later commit replaces the earlier one; cleanup removes it with the
 bottle's state. The sidecar, the policy and the secrets are never part

@@ -469,3 +469,38 @@ func TestNativeResources(t *testing.T) {
 		t.Errorf("the bottle's group %s outlived it: %v", filepath.Join(h.Self, rel), err)
 	}
 }
+
+// TestNativeCommitThenResume: what the agent wrote in its home survives a
+// commit (an archive in the state folder, made in the bottle), a stop and
+// a resume; a second commit replaces the first archive.
+func TestNativeCommitThenResume(t *testing.T) {
+	w := newNativeWorld(t)
+	slug := w.startDetached("--", "sh", "-c", "cat ~/state.txt 2>/dev/null || exec sleep 600")
+	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo saved-state > ~/state.txt"); code != 0 {
+		t.Fatalf("exec: %d\n%s", code, out)
+	}
+	archives := func() []string {
+		m, _ := filepath.Glob(filepath.Join(w.home, "state", slug, "commit-*.tar"))
+		return m
+	}
+	if out, code := w.run("commit", slug); code != 0 || !strings.Contains(out, "committed as ") {
+		t.Fatalf("commit: %d\n%s", code, out)
+	}
+	first := archives()
+	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo more >> ~/state.txt"); code != 0 {
+		t.Fatalf("exec: %d\n%s", code, out)
+	}
+	if out, code := w.run("commit", slug); code != 0 {
+		t.Fatalf("second commit: %d\n%s", code, out)
+	}
+	if second := archives(); len(first) != 1 || len(second) != 1 || first[0] == second[0] {
+		t.Errorf("archives after one commit %v, after two %v: want one each, the second replacing the first", first, second)
+	}
+	if out, code := w.run("stop", slug); code != 0 {
+		t.Fatalf("stop: %d\n%s", code, out)
+	}
+	out, code := w.run("resume", slug, "--yes")
+	if code != 0 || !strings.Contains(out, "saved-state\nmore") {
+		t.Fatalf("resume from the commit: %d\n%s", code, out)
+	}
+}

@@ -206,6 +206,14 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		Proxy: "http://" + inside.ProxyAddr, CAFile: inside.CAFile,
 		Path: path, Term: os.Getenv("TERM"),
 	})
+	if c := spec.Image.Committed; c != "" {
+		if dir, name := filepath.Split(filepath.Clean(c)); filepath.Clean(dir) != filepath.Clean(spec.StateDir) || !strings.HasPrefix(name, commitPrefix) {
+			return "", fmt.Errorf("the committed archive %s is not in the bottle's state folder", c)
+		}
+		if _, err := os.Stat(c); err != nil {
+			return "", fmt.Errorf("the archive this bottle was committed as is gone (%w); start the agent anew with bot-bottle start", err)
+		}
+	}
 	ids := bottleIdentity()
 	cfg := inside.Config{
 		Root:              filepath.Join(dir, "root"),
@@ -217,6 +225,7 @@ func writeInitConfig(spec *backend.Spec, dir, sockDir, control string) (string, 
 		WorkspaceReadOnly: spec.Workspace.ReadOnly,
 		Home:              spec.User.Home,
 		HomeHost:          spec.HomeDir,
+		Restore:           spec.Image.Committed,
 		UID:               spec.User.UID,
 		GID:               spec.User.GID,
 		OuterUID:          ids.outerUID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ const (
 	CaseExec                 = "ExecStatusAndOutput"
 	CaseScratch              = "ScratchWritable"
 	CaseKeptHome             = "KeptHome"
+	CaseCommit               = "CommitThenStart"
 	CaseLogs                 = "LogsNameSidecar"
 	CaseResume               = "ResumeAfterStop"
 	CaseOwnerKilled          = "OwnerKilled"
@@ -60,6 +62,7 @@ var cases = []struct {
 	{CaseExec, execStatusAndOutput},
 	{CaseScratch, scratchWritable},
 	{CaseKeptHome, keptHome},
+	{CaseCommit, commitThenStart},
 	{CaseLogs, logsNameSidecar},
 	{CaseResume, resume},
 	{CaseOwnerKilled, ownerKilled},
@@ -293,6 +296,48 @@ func keptHome(t *testing.T, s *suite) {
 	s.stop(t, s.b, slug)
 	if left, err := os.ReadDir(host); err != nil || len(left) > 0 {
 		t.Errorf("provisioning wrote through the agent's links into the host folder: %v %v", left, err)
+	}
+}
+
+// commitThenStart: a backend.Committer saves what the agent wrote in its
+// home and /tmp; a start from the saved runtime finds it, with the files
+// provisioned for that start in place of the saved ones; Forget removes
+// it. A backend without Commit skips the case.
+func commitThenStart(t *testing.T, s *suite) {
+	c, ok := s.b.(backend.Committer)
+	if !ok {
+		t.Skip("the backend cannot commit a bottle")
+	}
+	slug := s.slug()
+	s.start(t, s.b, s.spec(t, slug))
+	if out, code := s.exec(t, slug, "sh", "-c", "echo kept > ~/note && echo old > ~/prov.txt && echo scratch > /tmp/scratch && echo written"); code != 0 || out != "written\n" {
+		t.Fatalf("writing the home = %d %q", code, out)
+	}
+	ref, err := c.Commit(t.Context(), slug)
+	if err != nil {
+		t.Fatalf("Commit(%s) = %v", slug, err)
+	}
+	t.Cleanup(func() { _ = c.Forget(context.WithoutCancel(t.Context()), ref) })
+	s.stop(t, s.b, slug)
+
+	again := s.spec(t, slug)
+	again.Image.Committed = ref
+	again.Files = append(again.Files, backend.File{Path: again.User.Home + "/prov.txt", Mode: 0o644, Data: []byte("new\n")})
+	s.start(t, s.b, again)
+	if out, code := s.exec(t, slug, "sh", "-c", "cat ~/note ~/prov.txt /tmp/scratch"); code != 0 || out != "kept\nnew\nscratch\n" {
+		t.Errorf("the bottle started from the commit reads %d %q, want what was written, the new provisioned file", code, out)
+	}
+	s.stop(t, s.b, slug)
+	if err := c.Forget(t.Context(), ref); err != nil {
+		t.Errorf("Forget(%s) = %v", ref, err)
+	}
+	bad := s.spec(t, slug)
+	bad.Image.Committed = ref
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	if err := s.b.Start(ctx, bad, io.Discard); err == nil {
+		_ = s.b.Stop(context.WithoutCancel(t.Context()), slug)
+		t.Error("a start from a forgotten commit succeeded")
 	}
 }
 

@@ -48,6 +48,10 @@ type Config struct {
 	// folder) the home kept from the last start.
 	Home     string `json:"home"`
 	HomeHost string `json:"home_host,omitempty"`
+	// Restore, when set, is a host file: the archive a commit made of an
+	// earlier bottle's home and /tmp, extracted as the agent before the
+	// command starts (RestoreFile inside).
+	Restore string `json:"restore,omitempty"`
 	// UID and GID are the agent's ids inside the bottle.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
@@ -91,6 +95,8 @@ type File struct {
 const (
 	// RunDir holds the bottle's own files: the CA and the egress socket.
 	RunDir = "/run/bot-bottle"
+	// RestoreFile is where Config.Restore is shown, read-only.
+	RestoreFile = RunDir + "/restore.tar"
 	// CAFile is the bottle CA; the CA variables name it.
 	CAFile = RunDir + "/ca.crt"
 	// SidecarDir is where the sidecar's folder appears inside, and

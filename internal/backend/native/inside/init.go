@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -79,6 +81,11 @@ func Init(cfgPath string, stderr io.Writer) int {
 	go relay(ln, SocketFile)
 	kids := &children{wait: map[int]chan int{}}
 	go serveControl(control, &cfg, kids)
+	if cfg.Restore != "" {
+		if err := restore(&cfg, kids); err != nil {
+			return fail(err)
+		}
+	}
 	if ready != nil {
 		_, _ = ready.WriteString("ok\n")
 		_ = ready.Close()
@@ -199,5 +206,56 @@ func relay(ln net.Listener, socket string) {
 			_ = c.(*net.TCPConn).CloseWrite()
 			<-done
 		}()
+	}
+}
+
+// restore extracts the committed archive (home and /tmp of an earlier
+// bottle) as the agent, so that it writes nothing the agent could not;
+// the files provisioned for this start are left as they are.
+func restore(cfg *Config, kids *children) error {
+	// The archive is the operator's (0600): the init reads it for tar,
+	// and it goes once read.
+	archive, err := os.Open(RestoreFile)
+	if err != nil {
+		return fmt.Errorf("restoring the committed home: %w", err)
+	}
+	defer func() {
+		_ = archive.Close()
+		_ = unix.Unmount(RestoreFile, unix.MNT_DETACH)
+		_ = os.Remove(RestoreFile)
+	}()
+	argv := []string{"tar", "-C", "/", "-xf", "-", "--no-same-owner"}
+	for _, f := range cfg.Files {
+		argv = append(argv, "--exclude="+strings.TrimPrefix(f.Path, "/"))
+	}
+	cmd := helperCommand(cfg, argv, cfg.Env, "/")
+	cmd.Stdin = archive
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = r.Close() }()
+	cmd.Stdout, cmd.Stderr = w, w
+	done, err := startChild(cmd, kids)
+	_ = w.Close()
+	if err != nil {
+		return fmt.Errorf("restoring the committed home: %w", err)
+	}
+	out := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+		out <- strings.TrimSpace(string(b))
+	}()
+	// The init reaps its children; SIGCHLD is not handled yet.
+	for {
+		select {
+		case status := <-done:
+			if status != 0 {
+				return fmt.Errorf("restoring the committed home: tar exited %d: %s", status, <-out)
+			}
+			return nil
+		case <-time.After(20 * time.Millisecond):
+			reap(kids)
+		}
 	}
 }

@@ -162,6 +162,18 @@ func provision(cfg *Config) error {
 	if err := os.WriteFile(filepath.Join(root, CAFile), cfg.CA, 0o644); err != nil {
 		return err
 	}
+	if cfg.Restore != "" {
+		in := filepath.Join(root, RestoreFile)
+		if err := os.WriteFile(in, nil, 0o600); err != nil {
+			return err
+		}
+		if err := unix.Mount(cfg.Restore, in, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("binding the committed archive: %w", err)
+		}
+		if err := unix.Mount("", in, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("binding the committed archive: %w", err)
+		}
+	}
 	if err := os.Mkdir(filepath.Join(root, SidecarDir), 0o700); err != nil {
 		return err
 	}
