@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/provider"
 	"github.com/bot-bottle/bot-bottle/internal/testinfra/agentcli"
@@ -158,5 +159,37 @@ func claudeKeepsItsHistory(t *testing.T, w *world, fakeAddr string) {
 		if code != 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("resume of a bottle started with %v: exit %d, want %s\n%s", tc.flags, code, tc.want, out)
 		}
+	}
+}
+
+// TestNativeClaudeContinuesNothing: a kept home whose CLI never held a
+// conversation (the UI opened and closed) resumes into a new one: claude
+// --continue with nothing to continue still answers.
+func TestNativeClaudeContinuesNothing(t *testing.T) {
+	w := nativeClaudeWorld(t)
+	api := &fakeapi.Anthropic{Script: func(*fakeapi.Request) fakeapi.Turn { return fakeapi.Turn{Text: "FRESH-ANSWER"} }}
+	fakeAnthropic(t, w, api, "sk-ant-oat01-"+strings.Repeat("N6", 20), "127.0.0.1:0")
+	w.writeManifest("agents", "worker", "---\nbottle: claude\n---\nAnswer briefly.\n")
+	term := w.onTerminal("start", "worker", "--yes", "--keep-home")
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(screenText(term.out.String()), "bypass permissions on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt box:\n%s", screenText(term.out.String()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	term.send("\x03")
+	time.Sleep(300 * time.Millisecond)
+	term.send("\x03")
+	if code := term.exit(); code != 0 {
+		t.Fatalf("claude exited %d", code)
+	}
+	m := regexp.MustCompile(`bottle (worker-[a-z0-9]+)`).FindStringSubmatch(term.out.String())
+	if m == nil {
+		t.Fatalf("no bottle line:\n%s", screenText(term.out.String()))
+	}
+	out, code := w.run("resume", m[1], "--headless", "--prompt", "hello")
+	if code != 0 || !strings.Contains(out, "FRESH-ANSWER") || !strings.Contains(out, "--continue") {
+		t.Fatalf("resume with nothing to continue: exit %d\n%s", code, out)
 	}
 }
