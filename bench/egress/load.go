@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/corpus"
 )
 
 // scenario is one load shape.
@@ -44,6 +46,11 @@ func scenarios() []scenario {
 		{key: "new8", title: "GET 1 KiB, new connection per request, concurrency 8", method: http.MethodGet, path: "/small", want: smallSize, conc: 8},
 		{key: "big8", title: "GET 1 MiB, keep-alive, concurrency 8", method: http.MethodGet, path: "/big", want: bigSize, conc: 8, keepAlive: true},
 		{key: "post8", title: "POST 256 KiB (DLP scans it), keep-alive, concurrency 8", method: http.MethodPost, path: "/upload", body: upload, want: -1, conc: 8, keepAlive: true},
+		// What agent CLIs send: the corpora BenchmarkBodyScan scans alone.
+		{key: "b64-8", title: "POST 200 KB of base64 text (an image in a model request), keep-alive, concurrency 8", method: http.MethodPost, path: "/upload", body: corpus.Base64(200 << 10), want: -1, conc: 8, keepAlive: true},
+		{key: "json-8", title: "POST 300 KB model-API JSON conversation, keep-alive, concurrency 8", method: http.MethodPost, path: "/upload", body: corpus.ModelJSON(300 << 10), want: -1, conc: 8, keepAlive: true},
+		{key: "src-8", title: "POST 256 KB of source code, keep-alive, concurrency 8", method: http.MethodPost, path: "/upload", body: corpus.Source(256 << 10), want: -1, conc: 8, keepAlive: true},
+		{key: "up50", title: "POST a 50 MB upload, keep-alive, concurrency 1", method: http.MethodPost, path: "/upload", body: corpus.Base64(50 << 20), want: -1, conc: 1, keepAlive: true},
 	}
 }
 
