@@ -113,6 +113,10 @@ func (c *conn) flush() error {
 	return pktline.NewEncoder(c.in).Flush()
 }
 
+// testHookBeforeClose, set by tests only, runs between a request's last
+// write and the close of stdin: where the upstream's exit races the close.
+var testHookBeforeClose func()
+
 // send flushes what is buffered and closes stdin: the request is
 // complete. A service that read the request and exited has closed the
 // channel before the close arrives, which says io.EOF: that is no
@@ -120,6 +124,9 @@ func (c *conn) flush() error {
 func (c *conn) send() error {
 	if err := c.in.Flush(); err != nil {
 		return err
+	}
+	if hook := testHookBeforeClose; hook != nil {
+		hook()
 	}
 	if err := c.stdin.Close(); err != nil && !errors.Is(err, io.EOF) {
 		return err
