@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
@@ -35,6 +36,51 @@ type conn struct {
 	stderr *tail
 	stop   func() bool // unregisters the context watch
 	waited bool
+	// idle cuts the connection when it carries nothing for its limit.
+	idle *idleConn
+}
+
+// idleConn is a connection whose deadline every read and write moves
+// limit ahead, once armed (after the handshake, which has its own).
+type idleConn struct {
+	net.Conn
+	limit time.Duration
+	armed atomic.Bool
+	// cut is set once a read or write ran into the deadline.
+	cut atomic.Bool
+}
+
+func (c *idleConn) Read(b []byte) (int, error) {
+	c.extend()
+	n, err := c.Conn.Read(b)
+	c.note(err)
+	return n, err
+}
+
+func (c *idleConn) Write(b []byte) (int, error) {
+	c.extend()
+	n, err := c.Conn.Write(b)
+	c.note(err)
+	return n, err
+}
+
+func (c *idleConn) extend() {
+	if c.armed.Load() {
+		_ = c.SetDeadline(time.Now().Add(c.limit))
+	}
+}
+
+func (c *idleConn) note(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && c.armed.Load() {
+		c.cut.Store(true)
+	}
+}
+
+// arm starts the idle deadline.
+func (c *idleConn) arm() {
+	c.armed.Store(true)
+	c.extend()
 }
 
 // open dials the upstream, checks its host key, authenticates and starts
@@ -55,7 +101,11 @@ func (u *SSH) open(ctx context.Context, service string, progress io.Writer) (*co
 	// of ctx closes the connection whatever it is doing.
 	_ = nc.SetDeadline(time.Now().Add(u.cfg.Timeout))
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
-	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, u.clientConfig())
+	// Once up, a connection that carries nothing either way for
+	// IdleTimeout is cut: the handshake's deadline is replaced by one
+	// that every read and write moves.
+	idle := &idleConn{Conn: nc, limit: u.cfg.IdleTimeout}
+	sc, chans, reqs, err := ssh.NewClientConn(idle, addr, u.clientConfig())
 	if err != nil {
 		stop()
 		_ = nc.Close()
@@ -66,7 +116,8 @@ func (u *SSH) open(ctx context.Context, service string, progress io.Writer) (*co
 		return nil, ctxErr(ctx, fmt.Errorf("connecting to %s: %w", addr, err))
 	}
 	_ = nc.SetDeadline(time.Time{})
-	c := &conn{ctx: ctx, client: ssh.NewClient(sc, chans, reqs), stop: stop, stderr: &tail{w: progress}}
+	idle.arm()
+	c := &conn{ctx: ctx, client: ssh.NewClient(sc, chans, reqs), stop: stop, stderr: &tail{w: progress}, idle: idle}
 	if err := c.start(service, u.cfg.Path); err != nil {
 		c.close()
 		return nil, ctxErr(ctx, fmt.Errorf("starting %s on %s: %w", service, addr, err))
@@ -158,6 +209,10 @@ func (c *conn) fail(op string, err error) error {
 		t := time.AfterFunc(failGrace, func() { _ = c.client.Close() })
 		_ = c.sess.Wait()
 		t.Stop()
+	}
+	if c.idle != nil && c.idle.cut.Load() {
+		// What the cut connection said (EOF, a closed pipe) hides it.
+		err = fmt.Errorf("the upstream sent and took nothing for %s, so the gate closed the connection: %w", c.idle.limit, err)
 	}
 	if msg := c.stderr.String(); msg != "" {
 		err = fmt.Errorf("%s: %w (upstream said: %s)", op, err, msg)

@@ -71,7 +71,16 @@ type Config struct {
 	// Timeout bounds dialling and the SSH handshake, not the transfer,
 	// which the caller's context bounds; zero means DefaultTimeout.
 	Timeout time.Duration
+	// IdleTimeout bounds how long a connection may carry nothing either
+	// way once it is up: a hung upstream fails the agent's fetch or push
+	// then, never holds it forever. git's own keep-alives (every 5 s
+	// while it packs or runs hooks) keep a slow upstream within it.
+	// Zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is Config.IdleTimeout's default.
+const DefaultIdleTimeout = time.Minute
 
 // SSH is a repository's upstream reached over SSH. It is safe for
 // concurrent use; each call opens its own connection.
@@ -101,6 +110,9 @@ func New(cfg Config) (*SSH, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	u := &SSH{cfg: cfg, dial: cfg.Dial}
 	if u.dial == nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,8 @@ type Server struct {
 	wg     sync.WaitGroup // every goroutine the server starts
 
 	mu sync.Mutex
+	// config is passed to every git service as GIT_CONFIG_* pairs.
+	config []string
 	// authorized, conns, closed, authAttempts and execs are guarded by mu.
 	authorized   map[string]bool // by ssh.PublicKey.Marshal
 	conns        map[net.Conn]struct{}
@@ -153,6 +156,16 @@ func (s *Server) AuthorizeKey(authorizedKey string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.authorized[string(pub.Marshal())] = true
+}
+
+// SetGitConfig gives the git services the server runs from now on the
+// configuration KEY=VALUE pairs, as protected (command-line) config:
+// hooks such as uploadpack.packObjectsHook, and keep-alives, for the
+// fault tests.
+func (s *Server) SetGitConfig(pairs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.config = slices.Clone(pairs)
 }
 
 // AuthAttempts returns how many public keys clients have offered. It is

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,11 +70,19 @@ func (s *Server) exec(ch ssh.Channel, command string, env []string) uint32 {
 	}
 	s.mu.Lock()
 	s.execs = append(s.execs, command)
+	config := slices.Clone(s.config)
 	s.mu.Unlock()
 
 	//nolint:gosec // G204: service is one of two constants and dir is confined to the server's root.
 	cmd := exec.CommandContext(s.ctx, "git", service, dir)
 	cmd.Env = append(gitEnv(s.root), env...)
+	if len(config) > 0 {
+		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT="+strconv.Itoa(len(config)))
+		for i, kv := range config {
+			k, v, _ := strings.Cut(kv, "=")
+			cmd.Env = append(cmd.Env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, k), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, v))
+		}
+	}
 	cmd.Stdout = ch
 	cmd.Stderr = ch.Stderr()
 	// A hook that leaves a child holding stdout must not hang the test.

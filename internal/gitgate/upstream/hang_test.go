@@ -1,0 +1,69 @@
+package upstream_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/gitgate"
+	"github.com/bot-bottle/bot-bottle/internal/gitgate/upstream"
+	"github.com/bot-bottle/bot-bottle/internal/testinfra/gittest"
+)
+
+// idle is the IdleTimeout of the hang tests, and hang how long the hung
+// upstream would take: a fetch or push must end near the first.
+const (
+	idle = time.Second
+	hang = 30 * time.Second
+)
+
+func withIdle(c *upstream.Config) { c.IdleTimeout = idle }
+
+// A fetch whose upstream stops sending while it packs (its pack-objects
+// hook sleeps, with git's keep-alives off) fails once the connection is
+// idle for IdleTimeout, saying so, instead of waiting for the upstream.
+func TestFetchUpstreamHangs(t *testing.T) {
+	f := newFixture(t, withIdle)
+	gittest.Commit(t, f.bare, "main", "one", map[string]string{"README": "one\n"})
+	f.srv.SetGitConfig("uploadpack.keepAlive=0", "uploadpack.packObjectsHook=sleep "+strconv.Itoa(int(hang.Seconds()))+"; exec")
+	start := time.Now()
+	err := f.up.Fetch(ctx(t), f.repo(t))
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "sent and took nothing for 1s") {
+		t.Fatalf("Fetch from a hung upstream = %v, want the idle cut named", err)
+	}
+	if took > hang/3 {
+		t.Errorf("the hung fetch took %v, want about %v", took, idle)
+	}
+	// The upstream answers again: the next fetch works.
+	f.srv.SetGitConfig()
+	f.fetch(t)
+}
+
+// A push whose upstream hangs in its pre-receive hook (keep-alives off)
+// fails the same way, within the bound.
+func TestPushUpstreamHangs(t *testing.T) {
+	f := newFixture(t, withIdle)
+	base := gittest.Commit(t, f.bare, "main", "base", map[string]string{"README": "base\n"})
+	f.fetch(t)
+	next := f.work(t, "main", "next")
+	hook := "#!/bin/sh\nsleep " + strconv.Itoa(int(hang.Seconds())) + "\n"
+	if err := os.WriteFile(filepath.Join(f.bare, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.SetGitConfig("receive.keepAlive=0")
+	var progress bytes.Buffer
+	start := time.Now()
+	_, err := f.up.Push(ctx(t), f.repo(t), []gitgate.Update{update("refs/heads/main", base, next, false)}, nil, &progress)
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "sent and took nothing for 1s") {
+		t.Fatalf("Push to a hung upstream = %v, want the idle cut named\n%s", err, progress.String())
+	}
+	if took > hang/3 {
+		t.Errorf("the hung push took %v, want about %v", took, idle)
+	}
+}
