@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
@@ -210,9 +211,13 @@ func (c *conn) fail(op string, err error) error {
 		_ = c.sess.Wait()
 		t.Stop()
 	}
-	if c.idle != nil && c.idle.cut.Load() {
+	switch {
+	case c.idle != nil && c.idle.cut.Load():
 		// What the cut connection said (EOF, a closed pipe) hides it.
 		err = fmt.Errorf("the upstream sent and took nothing for %s, so the gate closed the connection: %w", c.idle.limit, err)
+	case closedEarly(err) && c.stderr.String() == "":
+		// A connection that ended without a word: say who ended it.
+		return ctxErr(c.ctx, fmt.Errorf("the upstream closed the connection during %s: %w", strings.TrimPrefix(op, "the "), err))
 	}
 	if msg := c.stderr.String(); msg != "" {
 		err = fmt.Errorf("%s: %w (upstream said: %s)", op, err, msg)
@@ -220,6 +225,13 @@ func (c *conn) fail(op string, err error) error {
 		err = fmt.Errorf("%s: %w", op, err)
 	}
 	return ctxErr(c.ctx, err)
+}
+
+// closedEarly reports an error that means the stream ended before the
+// exchange did.
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, packp.ErrEmptyInput) || errors.Is(err, packfile.ErrEmptyPackfile)
 }
 
 // close ends the connection and waits until nothing more is written to

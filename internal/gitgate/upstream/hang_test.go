@@ -67,3 +67,33 @@ func TestPushUpstreamHangs(t *testing.T) {
 		t.Errorf("the hung push took %v, want about %v", took, idle)
 	}
 }
+
+// An upstream whose git dies mid-fetch (its pack-objects hook kills it)
+// or mid-push (its pre-receive hook does) closes the connection without
+// a word: the failure says the upstream closed it, and during what.
+func TestUpstreamClosesTheConnection(t *testing.T) {
+	t.Run("fetch", func(t *testing.T) {
+		f := newFixture(t)
+		gittest.Commit(t, f.bare, "main", "one", map[string]string{"README": "one\n"})
+		f.srv.SetGitConfig("uploadpack.packObjectsHook=kill -9 $PPID; exit 1; ")
+		err := f.up.Fetch(ctx(t), f.repo(t))
+		if err == nil || !strings.Contains(err.Error(), "the upstream closed the connection during") {
+			t.Fatalf("Fetch from an upstream that died = %v, want it named", err)
+		}
+	})
+	t.Run("push", func(t *testing.T) {
+		f, base := seeded(t)
+		next := f.work(t, "main", "next")
+		if err := os.WriteFile(filepath.Join(f.bare, "hooks", "pre-receive"), []byte("#!/bin/sh\nkill -9 $PPID\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var progress bytes.Buffer
+		_, err := f.up.Push(ctx(t), f.repo(t), []gitgate.Update{update("refs/heads/main", base, next, false)}, nil, &progress)
+		if err == nil || !strings.Contains(err.Error(), "the upstream closed the connection during") {
+			t.Fatalf("Push to an upstream that died = %v, want it named\n%s", err, progress.String())
+		}
+		if got := refs(t, f.bare)["refs/heads/main"]; got != base {
+			t.Errorf("upstream main = %s, want %s unchanged", got, base)
+		}
+	})
+}
