@@ -460,8 +460,10 @@ func TestDetachedAgentAttachAndLogs(t *testing.T) {
 // the first image.
 func TestCommitThenResume(t *testing.T) {
 	w := newWorld(t)
-	// Waits the first time; the resumed bottle finds the file and ends.
-	out, code := w.run("start", "example", "--yes", "--detach", "--", "sh", "-c", "cat ~/state.txt 2>/dev/null || exec sleep 600")
+	// The first run waits for the file the exec writes, marks the home
+	// and sleeps; the resumed bottle finds the mark and the file, and
+	// ends.
+	out, code := w.run("start", "example", "--yes", "--detach", "--", "sh", "-c", "if [ -f ~/.resumed ]; then cat ~/state.txt; exit; fi; until [ -f ~/state.txt ]; do sleep 0.1; done; touch ~/.resumed; exec sleep 600")
 	if code != 0 {
 		t.Fatalf("start --detach: %d\n%s", code, out)
 	}
@@ -469,6 +471,11 @@ func TestCommitThenResume(t *testing.T) {
 	slug := lines[len(lines)-1]
 	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo saved-state > ~/state.txt"); code != 0 {
 		t.Fatalf("exec: %d\n%s", code, out)
+	}
+	// The first run marks the home once it saw the file: from then on
+	// the commit holds the mark.
+	if out, code := w.run("exec", slug, "--", "timeout", "60", "sh", "-c", "until [ -f ~/.resumed ]; do sleep 0.1; done"); code != 0 {
+		t.Fatalf("waiting for the mark: %d\n%s", code, out)
 	}
 	images := func() []string {
 		out, err := exec.Command("docker", "images", "-q", "--no-trunc", "--filter", "label=io.bot-bottle.role=saved", "--filter", "label=io.bot-bottle.slug="+slug).Output()

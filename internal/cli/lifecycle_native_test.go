@@ -271,6 +271,8 @@ func exitCode(t *testing.T, err error) int {
 
 func TestNativeDetachExecLogsStop(t *testing.T) {
 	w := newNativeWorld(t)
+	// As in TestCommitThenResume: the mark makes the order of the
+	// command and the exec not matter.
 	slug := w.startDetached("--", "sh", "-c", "echo bb-command-run\"\"ning; exec sleep 600")
 	// start returned and its process is gone: the bottle runs on.
 	if got, code := w.run("exec", slug, "--", "sh", "-c", "hostname; id -u; exit 6"); code != 6 || !strings.Contains(got, slug) || !strings.Contains(got, "1000") {
@@ -303,6 +305,8 @@ func TestNativeAttachStreamsAndStatus(t *testing.T) {
 	w := newNativeWorld(t)
 	// The command waits for a file in the workspace, which the test
 	// writes once it has seen what it wants.
+	// As in TestCommitThenResume: the mark makes the order of the
+	// command and the exec not matter.
 	slug := w.startDetached("--", "sh", "-c", "echo ear\"\"ly; echo to-std\"\"err >&2; while [ ! -e /workspace/go ]; do sleep 0.05; done; echo la\"\"te; exit 7")
 	attach := func() (*exec.Cmd, *backendtest.SyncBuffer, *backendtest.SyncBuffer) {
 		c := w.cmd("attach", slug)
@@ -349,6 +353,8 @@ func TestNativeAttachStreamsAndStatus(t *testing.T) {
 
 func TestNativeDetachedCommandEndsOnItsOwn(t *testing.T) {
 	w := newNativeWorld(t)
+	// As in TestCommitThenResume: the mark makes the order of the
+	// command and the exec not matter.
 	slug := w.startDetached("--", "sh", "-c", "while [ ! -e /workspace/go ]; do sleep 0.05; done; exit 3")
 	w.requireRunning(slug)
 	if err := os.WriteFile(filepath.Join(w.ws, "go"), nil, 0o644); err != nil {
@@ -475,9 +481,16 @@ func TestNativeResources(t *testing.T) {
 // a resume; a second commit replaces the first archive.
 func TestNativeCommitThenResume(t *testing.T) {
 	w := newNativeWorld(t)
-	slug := w.startDetached("--", "sh", "-c", "cat ~/state.txt 2>/dev/null || exec sleep 600")
+	// As in TestCommitThenResume: the mark makes the order of the
+	// command and the exec not matter.
+	slug := w.startDetached("--", "sh", "-c", "if [ -f ~/.resumed ]; then cat ~/state.txt; exit; fi; until [ -f ~/state.txt ]; do sleep 0.1; done; touch ~/.resumed; exec sleep 600")
 	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo saved-state > ~/state.txt"); code != 0 {
 		t.Fatalf("exec: %d\n%s", code, out)
+	}
+	// The first run marks the home once it saw the file: from then on
+	// the commit holds the mark.
+	if out, code := w.run("exec", slug, "--", "timeout", "60", "sh", "-c", "until [ -f ~/.resumed ]; do sleep 0.1; done"); code != 0 {
+		t.Fatalf("waiting for the mark: %d\n%s", code, out)
 	}
 	archives := func() []string {
 		m, _ := filepath.Glob(filepath.Join(w.home, "state", slug, "commit-*.tar"))
