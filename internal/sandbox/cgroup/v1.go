@@ -73,8 +73,11 @@ func ParseV1(mountinfo, self []byte) (V1, error) {
 			if _, want := v1Files[opt]; !want {
 				continue
 			}
-			if _, seen := h.Mounts[opt]; !seen {
-				h.Mounts[opt], roots[opt] = unescapeMount(f[4]), unescapeMount(f[3])
+			// A mount point is absolute in a real mountinfo; one that is
+			// not would put the caller's cgroup anywhere.
+			point := unescapeMount(f[4])
+			if _, seen := h.Mounts[opt]; !seen && filepath.IsAbs(point) {
+				h.Mounts[opt], roots[opt] = filepath.Clean(point), unescapeMount(f[3])
 			}
 		}
 	}
