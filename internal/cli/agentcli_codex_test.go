@@ -3,10 +3,7 @@
 package cli_test
 
 import (
-	"crypto/tls"
 	"encoding/json"
-	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,26 +26,10 @@ var codexToken = "sk-proj-" + strings.Repeat("T3", 24)
 // injects token, the host's OPENAI_API_KEY, on the codex bottle's route.
 func fakeOpenAI(t *testing.T, w *world, api *fakeapi.OpenAI, token, addr string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, t.TempDir(), "api.openai.com")
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(api)
-	_ = srv.Listener.Close()
-	srv.Listener = ln
 	// HTTP/1.1 only, as the proxy speaks it upstream: a WebSocket upgrade
 	// needs it.
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	w.env = append(w.env, "BOT_BOTTLE_UPSTREAM_CA="+caFile,
-		"BOT_BOTTLE_EGRESS_RESOLVE=api.openai.com="+srv.Listener.Addr().String(),
-		"OPENAI_API_KEY="+token)
+	fakeAPI(t, w, api, "api.openai.com", addr, []string{"http/1.1"})
+	w.env = append(w.env, "OPENAI_API_KEY="+token)
 }
 
 // codexWrites is the model of the codex tests: it has Codex run a shell

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -27,24 +28,32 @@ import (
 // its CA, and injects token for the claude bottle's route.
 func fakeAnthropic(t *testing.T, w *world, api *fakeapi.Anthropic, token, addr string) {
 	t.Helper()
+	fakeAPI(t, w, api, "api.anthropic.com", addr, nil)
+	w.env = append(w.env, "BOT_BOTTLE_CLAUDE_OAUTH_TOKEN="+token)
+}
+
+// fakeAPI serves h with TLS for host on addr (host:0), offering protos
+// by ALPN (nil: Go's default), and points w's sidecars at it: they
+// resolve host there and trust its CA.
+func fakeAPI(t *testing.T, w *world, h http.Handler, host, addr string, protos []string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, t.TempDir(), "api.anthropic.com")
+	caFile, certPEM, keyPEM := backendtest.UpstreamCert(t, t.TempDir(), host)
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(api)
+	srv := httptest.NewUnstartedServer(h)
 	_ = srv.Listener.Close()
 	srv.Listener = ln
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: protos}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	w.env = append(w.env, "BOT_BOTTLE_UPSTREAM_CA="+caFile,
-		"BOT_BOTTLE_EGRESS_RESOLVE=api.anthropic.com="+srv.Listener.Addr().String(),
-		"BOT_BOTTLE_CLAUDE_OAUTH_TOKEN="+token)
+		"BOT_BOTTLE_EGRESS_RESOLVE="+host+"="+srv.Listener.Addr().String())
 }
 
 // claudeAsks runs the real Claude Code (the claude command) headless in a

@@ -476,14 +476,29 @@ func TestNativeResources(t *testing.T) {
 	}
 }
 
-// TestNativeCommitThenResume: what the agent wrote in its home survives a
-// commit (an archive in the state folder, made in the bottle), a stop and
-// a resume; a second commit replaces the first archive.
+// TestNativeCommitThenResume is checkCommitThenResume on native, whose
+// commits are archives in the state folder.
 func TestNativeCommitThenResume(t *testing.T) {
 	w := newNativeWorld(t)
-	// As in TestCommitThenResume: the mark makes the order of the
-	// command and the exec not matter.
-	slug := w.startDetached("--", "sh", "-c", "if [ -f ~/.resumed ]; then cat ~/state.txt; exit; fi; until [ -f ~/state.txt ]; do sleep 0.1; done; touch ~/.resumed; exec sleep 600")
+	slug := w.startDetached("--", "sh", "-c", resumable)
+	checkCommitThenResume(t, w, slug, func() []string {
+		m, _ := filepath.Glob(filepath.Join(w.home, "state", slug, "commit-*.tar"))
+		return m
+	})
+}
+
+// resumable is the command of the commit tests: the first run waits for
+// the file the exec writes, marks the home and sleeps; a resumed run
+// finds the mark and the file, prints it and ends. The mark makes the
+// order of the command and the exec not matter.
+const resumable = "if [ -f ~/.resumed ]; then cat ~/state.txt; exit; fi; until [ -f ~/state.txt ]; do sleep 0.1; done; touch ~/.resumed; exec sleep 600"
+
+// checkCommitThenResume: what the agent wrote in its home survives a
+// commit, a stop and a resume of the detached bottle slug (running
+// resumable); a second commit replaces the first, saved listing what the
+// backend keeps of them.
+func checkCommitThenResume(t *testing.T, w *world, slug string, saved func() []string) {
+	t.Helper()
 	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo saved-state > ~/state.txt"); code != 0 {
 		t.Fatalf("exec: %d\n%s", code, out)
 	}
@@ -492,22 +507,18 @@ func TestNativeCommitThenResume(t *testing.T) {
 	if out, code := w.run("exec", slug, "--", "timeout", "60", "sh", "-c", "until [ -f ~/.resumed ]; do sleep 0.1; done"); code != 0 {
 		t.Fatalf("waiting for the mark: %d\n%s", code, out)
 	}
-	archives := func() []string {
-		m, _ := filepath.Glob(filepath.Join(w.home, "state", slug, "commit-*.tar"))
-		return m
-	}
 	if out, code := w.run("commit", slug); code != 0 || !strings.Contains(out, "committed as ") {
 		t.Fatalf("commit: %d\n%s", code, out)
 	}
-	first := archives()
+	first := saved()
 	if out, code := w.run("exec", slug, "--", "sh", "-c", "echo more >> ~/state.txt"); code != 0 {
 		t.Fatalf("exec: %d\n%s", code, out)
 	}
 	if out, code := w.run("commit", slug); code != 0 {
 		t.Fatalf("second commit: %d\n%s", code, out)
 	}
-	if second := archives(); len(first) != 1 || len(second) != 1 || first[0] == second[0] {
-		t.Errorf("archives after one commit %v, after two %v: want one each, the second replacing the first", first, second)
+	if second := saved(); len(first) != 1 || len(second) != 1 || first[0] == second[0] {
+		t.Errorf("saved after one commit %v, after two %v: want one each, the second replacing the first", first, second)
 	}
 	if out, code := w.run("stop", slug); code != 0 {
 		t.Fatalf("stop: %d\n%s", code, out)
